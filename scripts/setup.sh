@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Set up wam on a fresh Debian machine: headless GL packages, a virtualenv, pinned packages.
+# Idempotent: a second run only checks. Used by quickstart.sh, test.sh and CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages for headless MuJoCo rendering: EGL (fast), OSMesa (software fallback).
+packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "creating virtualenv .venv"
+  "$python" -m venv .venv
+fi
+# torch is pinned exactly in pyproject.toml (a looser pin pulls a multi-GB CUDA build).
+if ! .venv/bin/python -c "import wam, torch, metaworld, pytest, pandas" >/dev/null 2>&1 \
+   || [ pyproject.toml -nt .venv/.wam-installed ]; then
+  echo "installing wam and its pinned dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  touch .venv/.wam-installed
+fi
+echo "setup ok: $(.venv/bin/python -c 'import torch, metaworld, mujoco; print("torch", torch.__version__, "| metaworld", metaworld.__version__ if hasattr(metaworld, "__version__") else "3.1.1", "| mujoco", mujoco.__version__)')"

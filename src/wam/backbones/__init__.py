@@ -1,0 +1,1 @@
+"""Backbones: function families independent of what they predict."""

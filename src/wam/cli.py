@@ -1,0 +1,100 @@
+"""The `wam` command line: a thin typed layer over the library's dataclass configs.
+
+Each subcommand parses one dataclass (tyro), calls one function, and turns a WamError into a
+single line on stderr with a non-zero exit: no traceback wall for bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def _collect(cfg: "CollectConfig") -> None:  # noqa: F821
+    from wam.data.collect import collect
+
+    collect(cfg)
+
+
+def _train(cfg: "TrainConfig") -> None:  # noqa: F821
+    from wam.train.trainer import train
+
+    train(cfg)
+
+
+def _commands() -> dict:
+    from wam.data.collect import CollectConfig
+    from wam.train.trainer import TrainConfig
+
+    commands = {
+        "collect": (CollectConfig, _collect, "collect scripted-expert demonstrations (LeRobot v3.0)"),
+        "train": (TrainConfig, _train, "train a registered model on a LeRobot v3 dataset"),
+    }
+    try:
+        from wam.runner.evaluate import EvalConfig, evaluate_main
+
+        commands["eval"] = (EvalConfig, evaluate_main, "closed-loop evaluation on held-out initial conditions")
+    except ImportError:
+        pass
+    try:
+        from wam.report.html import ReportConfig, report_main
+
+        commands["report"] = (ReportConfig, report_main, "static HTML report from eval results")
+    except ImportError:
+        pass
+    try:
+        from wam.bench import BenchConfig, bench_main
+
+        commands["bench"] = (BenchConfig, bench_main, "throughput and latency benchmarks")
+    except ImportError:
+        pass
+    try:
+        from wam.doctor import DoctorConfig, doctor_main
+
+        commands["doctor"] = (DoctorConfig, doctor_main, "check rendering backend, versions and frames")
+    except ImportError:
+        pass
+    try:
+        from wam.registry_table import ModelsConfig, models_main
+
+        commands["models"] = (ModelsConfig, models_main, "list registered models and their anatomy")
+    except ImportError:
+        pass
+    return commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tyro
+
+    from wam.errors import WamError
+
+    warnings.filterwarnings("ignore", message="Constant\\(s\\) may be too high")
+    argv = sys.argv[1:] if argv is None else argv
+    commands = _commands()
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"wam: error: unknown command '{argv[0]}'; valid: {', '.join(commands)}", file=sys.stderr)
+            return 2
+        print("usage: wam {" + ",".join(commands) + "} [--help]\n")
+        for name, (_, _, doc) in commands.items():
+            print(f"  {name:8s} {doc}")
+        return 0
+    name = argv[0]
+    config_class, fn, doc = commands[name]
+    try:
+        cfg = tyro.cli(config_class, args=argv[1:], prog=f"wam {name}", description=doc)
+        fn(cfg)
+    except WamError as e:
+        print(f"wam {name}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"wam {name}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

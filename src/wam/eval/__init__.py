@@ -1,0 +1,1 @@
+"""Evaluation metrics and analyses that read models only through the model interface."""

@@ -1,0 +1,30 @@
+"""Success intervals and latency summaries."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score 95% interval for a binomial proportion (well-behaved at 0% and 100%)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    if not seconds:
+        return {"p50": float("nan"), "p95": float("nan"), "mean": float("nan"), "calls": 0}
+    ms = np.asarray(seconds) * 1000.0
+    return {
+        "p50": round(float(np.percentile(ms, 50)), 3),
+        "p95": round(float(np.percentile(ms, 95)), 3),
+        "mean": round(float(ms.mean()), 3),
+        "calls": int(len(ms)),
+    }

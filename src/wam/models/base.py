@@ -1,0 +1,83 @@
+"""The model interface every policy and WAM implements, and the name -> class registry.
+
+Verbs (kept small, like TD-MPC2's):
+    loss(batch)            -> (scalar loss, {name: float}) on a raw batch from the training cache
+    act(observation)       -> action chunk (B, K, A), in the dataset's action units
+    reset()                -> forget any per-episode state (caches, warm starts)
+Optional capabilities, declared in `capabilities`: "predict" (a world-model head), "encode", "score".
+
+A model owns its normalisers (buffers), so a checkpoint carries its statistics. Models never
+import envs, runners, trainers or the CLI: data flows envs -> data -> train -> runner -> eval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from wam.anatomy import Anatomy
+from wam.data.cache import DataSpec, WindowSpec
+from wam.errors import unknown_choice
+
+MODELS: dict[str, type[WamModel]] = {}
+
+
+def register(cls: type[WamModel]) -> type[WamModel]:
+    MODELS[cls.name] = cls
+    return cls
+
+
+def model_class(name: str) -> type[WamModel]:
+    import wam.models  # noqa: F401  (populates the registry)
+
+    if name not in MODELS:
+        raise unknown_choice("model", name, MODELS)
+    return MODELS[name]
+
+
+@dataclass
+class ModelConfig:
+    """Base of every model config; subclasses add fields with defaults and one-line docs."""
+
+    def validate(self) -> None:
+        """Raise a WamError naming any bad value (called by the model's constructor)."""
+
+
+class WamModel(nn.Module):
+    name: ClassVar[str]
+    anatomy: ClassVar[Anatomy]
+    config_class: ClassVar[type[ModelConfig]]
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    needs_action_labels: ClassVar[bool] = True  # a policy cannot learn from action-free episodes
+
+    def __init__(self, config: ModelConfig, spec: DataSpec):
+        super().__init__()
+        config.validate()
+        self.config, self.spec = config, spec
+
+    @property
+    def window(self) -> WindowSpec:
+        raise NotImplementedError
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """`forward` is the training loss, so DistributedDataParallel can wrap any model."""
+        return self.loss(batch)
+
+    def act(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        pass
+
+    def set_normalization(self, stats: dict[str, dict]) -> None:
+        """Load dataset statistics into the model's normalisers (before training)."""
+        raise NotImplementedError
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

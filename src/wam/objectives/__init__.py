@@ -1,0 +1,1 @@
+"""Objectives: stateless loss and sampler functions over tensors and callables."""

@@ -1,0 +1,1 @@
+"""Reports: media (videos, frame strips), plots and the static HTML page."""

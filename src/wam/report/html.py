@@ -1,0 +1,177 @@
+"""`wam report`: one static HTML page from one or more eval.json results.
+
+The page is self-contained in its folder (plots and rollout media are copied next to it), so it
+can be committed, zipped or served as is. Results are ranked only if their protocols agree on
+every field that changes a success rate; otherwise the report refuses and names the field.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wam.data.io import atomic_path, read_json
+from wam.errors import WamError, require
+from wam.report import plots
+
+# Fields that must match for two results to share one table.
+COMPARABLE_FIELDS = ("env", "tasks", "episodes_per_task", "seed_split", "seeds", "camera", "resolution", "max_steps", "shift")
+
+
+@dataclass
+class ReportConfig:
+    """Build a static HTML report from eval results."""
+
+    results: list[Path] = field(default_factory=lambda: [Path("runs/mt10/flow-policy/eval/eval.json")])
+    """eval.json files, or folders that contain one"""
+    out: Path = Path("results/mt10/report")
+    """output folder (index.html, plots, media)"""
+    title: str = "wam: closed-loop evaluation"
+    """page title"""
+
+
+def load_result(path: Path) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "eval.json"
+    result = read_json(path, "eval result")
+    for key in ("model", "protocol", "per_task", "mean_success", "latency_ms"):
+        if key not in result:
+            raise WamError(f"{path} is not a wam eval result (missing '{key}')")
+    result["_path"] = path
+    return result
+
+
+def check_comparable(results: list[dict]) -> None:
+    ref = results[0]
+    for r in results[1:]:
+        for key in COMPARABLE_FIELDS:
+            if r["protocol"].get(key) != ref["protocol"].get(key):
+                raise WamError(
+                    f"refusing to rank results with different protocols: '{key}' differs between "
+                    f"{ref['_path']} and {r['_path']}"
+                )
+
+
+def _label(r: dict) -> str:
+    p = r["protocol"]
+    return f"{r['model']} (K={p.get('chunk_length')}, exec {p.get('executed_steps')})"
+
+
+def _copy_media(r: dict, out: Path, slot: str) -> list[dict]:
+    media = []
+    for item in r.get("videos", []):
+        entry = {}
+        for kind, rel in item.items():
+            src = r["_path"].parent / rel
+            if src.exists():
+                dst = out / "media" / slot / Path(rel).name
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+                entry[kind] = dst.relative_to(out).as_posix()
+        if entry:
+            media.append(entry)
+    return media
+
+
+def build_report(cfg: ReportConfig) -> Path:
+    require(len(cfg.results) > 0, "give at least one eval result")
+    results = [load_result(p) for p in cfg.results]
+    check_comparable(results)
+    for i, r in enumerate(results):
+        r["label"] = _label(r)
+        r["slot"] = f"{i:02d}-{r['model']}"
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    plots.per_task_success(results, cfg.out / "per_task_success.png")
+    plots.success_vs_latency(results, cfg.out / "success_vs_latency.png")
+    for r in results:
+        r["media"] = _copy_media(r, cfg.out, r["slot"])
+    page = render(cfg.title, results)
+    with atomic_path(cfg.out / "index.html") as tmp:
+        tmp.write_text(page)
+    summary = [
+        {k: r[k] for k in ("model", "anatomy", "mean_success", "pooled_ci95", "latency_ms", "params", "per_task") if k in r}
+        for r in results
+    ]
+    with atomic_path(cfg.out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return cfg.out / "index.html"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def render(title: str, results: list[dict]) -> str:
+    e = html.escape
+    p = results[0]["protocol"]
+    ranked = sorted(results, key=lambda r: -r["mean_success"])
+    rows = []
+    for r in ranked:
+        rp = r["protocol"]
+        lo, hi = r["pooled_ci95"]
+        hours = (rp.get("training_seconds") or 0) / 60
+        rows.append(
+            f"<tr><td>{e(r['model'])}</td><td>{e(r['anatomy'].get('kind', ''))} · {e(r['anatomy'].get('coupling', ''))}</td>"
+            f"<td><b>{_pct(r['mean_success'])}</b></td><td>{_pct(lo)} – {_pct(hi)}</td>"
+            f"<td>{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}</td><td>{r['params'] / 1e6:.2f}M</td>"
+            f"<td>{hours:.0f} min</td><td>{rp.get('training_samples_seen') or '–'}</td>"
+            f"<td>{rp.get('chunk_length')} / {rp.get('executed_steps')}</td></tr>"
+        )
+    task_head = "".join(f"<th>{e(t.removesuffix('-v3'))}</th>" for t in p["tasks"])
+    task_rows = []
+    for r in ranked:
+        cells = "".join(
+            f"<td title='95% CI {_pct(r['per_task'][t]['ci95'][0])}–{_pct(r['per_task'][t]['ci95'][1])}'>"
+            f"{_pct(r['per_task'][t]['success'])}<br><small>[{100 * r['per_task'][t]['ci95'][0]:.0f}, {100 * r['per_task'][t]['ci95'][1]:.0f}]</small></td>"
+            for t in p["tasks"]
+        )
+        task_rows.append(f"<tr><td>{e(r['model'])}</td>{cells}</tr>")
+    media = []
+    for r in results:
+        for m in r.get("media", []):
+            name = Path(m.get("mp4", m.get("strip", ""))).stem
+            video = f"<video src='{e(m['mp4'])}' controls muted loop width='256'></video>" if "mp4" in m else ""
+            strip = f"<img src='{e(m['strip'])}' alt='frames of {e(name)}' height='64'>" if "strip" in m else ""
+            media.append(f"<figure><figcaption>{e(r['model'])}: {e(name)}</figcaption>{video}<br>{strip}</figure>")
+    seeds = p.get("seeds", [])
+    seed_text = f"{seeds[0]} … {seeds[-1]} ({len(seeds)} per task)" if seeds else "–"
+    card = {
+        "environment": p.get("env"),
+        "tasks": ", ".join(p["tasks"]),
+        "initial conditions": f"split '{p.get('seed_split')}', seeds {seed_text}",
+        "camera / resolution": f"{p.get('camera')} / {p.get('resolution')}×{p.get('resolution')}",
+        "visual shift": p.get("shift"),
+        "max steps": p.get("max_steps"),
+        "success": p.get("success"),
+        "regime": f"{p.get('regime')}, temporal ensembling {'on' if p.get('temporal_ensembling') else 'off'}",
+        "machine": p.get("machine"),
+        "versions": ", ".join(f"{k} {v}" for k, v in (p.get("versions") or {}).items()),
+    }
+    card_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in card.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}
+th{{background:#f4f4f4}} small{{color:#666}} figure{{display:inline-block;margin:6px}} img{{image-rendering:pixelated}}
+.card th{{width:180px}}
+</style></head><body>
+<h1>{e(title)}</h1>
+<h2>Protocol</h2><table class="card">{card_rows}</table>
+<h2>Leaderboard</h2>
+<table><tr><th>model</th><th>kind · coupling</th><th>mean success</th><th>95% CI (pooled)</th><th>latency p50 / p95 (ms per call)</th><th>params</th><th>training time</th><th>samples seen</th><th>chunk / executed</th></tr>
+{''.join(rows)}</table>
+<h2>Per task</h2><table><tr><th>model</th>{task_head}</tr>{''.join(task_rows)}</table>
+<img src="per_task_success.png" alt="success per task"> <img src="success_vs_latency.png" alt="success vs latency">
+<h2>Rollouts</h2>{''.join(media) or '<p>no rollout media</p>'}
+</body></html>
+"""
+
+
+def report_main(cfg: ReportConfig) -> None:
+    path = build_report(cfg)
+    print(f"wrote {path}")

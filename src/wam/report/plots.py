@@ -1,0 +1,58 @@
+"""matplotlib figures for the report (Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from wam.data.io import atomic_path  # noqa: E402
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def per_task_success(results: list[dict], path: Path) -> Path:
+    """Grouped bars: success per task per model, with Wilson 95% intervals as error bars."""
+    tasks = results[0]["protocol"]["tasks"]
+    width = 0.8 / len(results)
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(tasks) + 2), 3.6))
+    x = np.arange(len(tasks))
+    for i, r in enumerate(results):
+        s = np.array([r["per_task"][t]["success"] for t in tasks])
+        lo = s - np.array([r["per_task"][t]["ci95"][0] for t in tasks])
+        hi = np.array([r["per_task"][t]["ci95"][1] for t in tasks]) - s
+        ax.bar(x + (i - (len(results) - 1) / 2) * width, 100 * s, width, yerr=100 * np.stack([lo, hi]), capsize=2, label=r["label"])
+    ax.set_xticks(x, [t.removesuffix("-v3") for t in tasks], rotation=35, ha="right")
+    ax.set_ylabel("success (%)")
+    ax.set_ylim(0, 105)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("closed-loop success per task (95% Wilson intervals)")
+    _save(fig, path)
+    return path
+
+
+def success_vs_latency(results: list[dict], path: Path) -> Path:
+    """Accuracy-at-budget: mean success against per-call latency (p50, with p95 as a whisker)."""
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for r in results:
+        p50, p95 = r["latency_ms"]["p50"], r["latency_ms"]["p95"]
+        s = 100 * r["mean_success"]
+        lo, hi = (100 * v for v in r["pooled_ci95"])
+        ax.errorbar([p50], [s], yerr=[[s - lo], [hi - s]], xerr=[[0], [p95 - p50]], fmt="o", capsize=3, label=r["label"])
+    ax.set_xlabel("latency per model call, ms (p50 → p95)")
+    ax.set_ylabel("mean success (%)")
+    ax.set_ylim(0, 105)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("success at latency budget")
+    _save(fig, path)
+    return path

@@ -1,0 +1,1 @@
+"""Closed-loop runners: a model under a deployment regime, in an environment."""

@@ -1,0 +1,285 @@
+"""`wam eval`: closed-loop success on held-out initial conditions.
+
+Episodes run in parallel worker processes (one env, one GL context and one model copy each).
+Every finished episode is appended to `episodes.jsonl`, so a killed evaluation resumes without
+repeating work; `eval.json` is written atomically at the end. The protocol (tasks, seeds, split,
+camera, resolution, chunk length, executed steps, max steps, checkpoint, versions) is recorded in
+full, because each of those changes the number.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from wam.data.io import atomic_path, write_json
+from wam.envs.metaworld import CAMERAS, MAX_PATH_LENGTH, instruction_for, resolve_tasks
+from wam.envs.seeds import SPLITS, episode_seeds
+from wam.envs.shifts import SHIFTS
+from wam.errors import WamError, require, unknown_choice
+from wam.eval.metrics import latency_summary, wilson_interval
+from wam.utils import machine_description, package_versions, worker_init
+
+EVAL_SCHEMA = "wam.eval/1"
+
+
+@dataclass
+class EvalConfig:
+    """Evaluate a checkpoint closed-loop on held-out initial conditions."""
+
+    checkpoint: Path = Path("runs/mt10/flow-policy/model")
+    """model folder written by `wam train` (model.safetensors + config.json)"""
+    out: Path = Path("")
+    """output folder (default: <checkpoint>/../eval)"""
+    tasks: str = ""
+    """tasks to evaluate (default: every task the model was trained on)"""
+    episodes: int = 50
+    """episodes (initial conditions) per task"""
+    split: str = "heldout"
+    """seed split of the initial conditions; 'train' only for diagnosing overfitting"""
+    first_seed: int = 0
+    """index of the first seed within the split"""
+    action_steps: int = 8
+    """steps executed from each predicted chunk before re-planning"""
+    max_steps: int = MAX_PATH_LENGTH
+    """step limit per episode"""
+    workers: int = 2
+    """parallel rollout processes"""
+    videos: int = 1
+    """rollout videos saved per task (the first seeds)"""
+    camera: str = ""
+    """camera (default: the one the training data used)"""
+    shift: str = "none"
+    """named visual shift (see wam.envs.shifts)"""
+    sampling_seed: int = 0
+    """seed of the policy's sampling noise"""
+    overwrite: bool = False
+    """discard finished episodes in the output folder and start over"""
+
+    def __post_init__(self):
+        self.checkpoint = Path(self.checkpoint)
+        if str(self.out) in ("", "."):
+            self.out = self.checkpoint.parent / "eval"
+        self.out = Path(self.out)
+        require(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
+        require(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
+        require(self.videos >= 0, f"videos must be >= 0, got {self.videos}")
+        require(self.action_steps >= 1, f"action_steps must be >= 1, got {self.action_steps}")
+        require(1 <= self.max_steps <= MAX_PATH_LENGTH, f"max_steps must be in 1..{MAX_PATH_LENGTH}, got {self.max_steps}")
+        if self.split not in SPLITS:
+            raise unknown_choice("seed split", self.split, SPLITS)
+        if self.camera and self.camera not in CAMERAS:
+            raise unknown_choice("camera", self.camera, CAMERAS)
+        if self.shift not in SHIFTS:
+            raise unknown_choice("visual shift", self.shift, SHIFTS)
+
+
+# ------------------------------------------------------------------------------------------
+# Worker side
+# ------------------------------------------------------------------------------------------
+_state: dict = {}
+
+
+def _init_worker(checkpoint: str) -> None:
+    worker_init(1)
+    from wam.train.checkpoint import load_model
+
+    _state["model"], _ = load_model(checkpoint)
+    _state["env"] = None
+
+
+def _episode_job(job: dict) -> dict:
+    from wam.envs.metaworld import MetaWorldEnv
+    from wam.runner.regimes import Chunked
+    from wam.runner.rollout import run_episode
+
+    env = _state["env"]
+    key = (job["task"], job["camera"], job["resolution"], job["shift"])
+    if env is None or _state.get("env_key") != key:
+        if env is not None:
+            env.close()  # free the old GL context before making a new one
+        env = _state["env"] = MetaWorldEnv(
+            job["task"], camera=job["camera"], resolution=job["resolution"], max_steps=job["max_steps"], shift=job["shift"]
+        )
+        _state["env_key"] = key
+    result = run_episode(
+        _state["model"],
+        env,
+        job["seed"],
+        job["task_index"],
+        Chunked(job["action_steps"]),
+        job["max_steps"],
+        record_video=job["video"],
+        sampling_seed=job["sampling_seed"],
+    )
+    record = result.record()
+    record["latencies"] = result.latencies
+    if job["video"]:
+        from wam.report.media import save_rollout_media
+
+        record["video"] = save_rollout_media(result.frames, Path(job["video_dir"]), f"{job['task']}_seed{job['seed']}", 80)
+    return record
+
+
+# ------------------------------------------------------------------------------------------
+# Driver
+# ------------------------------------------------------------------------------------------
+def _read_done(path: Path) -> list[dict]:
+    """Finished episodes; a line cut by a kill is ignored (that episode simply runs again)."""
+    done = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                done.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return done
+
+
+def evaluate(cfg: EvalConfig) -> dict:
+    from wam.train.checkpoint import load_model
+
+    model, meta = load_model(cfg.checkpoint)
+    spec = model.spec
+    train_info = meta.get("train", {})
+    data_info = train_info.get("data_info", {})
+    trained_tasks = data_info.get("tasks") or [t for t in _tasks_from_instructions(spec.task_names)]
+    tasks = resolve_tasks(cfg.tasks) if cfg.tasks else tuple(trained_tasks)
+    require(len(tasks) > 0, "the checkpoint records no Meta-World tasks; pass --tasks")
+    task_index = {}
+    for task in tasks:
+        text = instruction_for(task)
+        if text not in spec.task_names:
+            raise WamError(f"model was not trained on task '{task}'; its tasks: {', '.join(trained_tasks) or spec.task_names}")
+        task_index[task] = spec.task_names.index(text)
+    camera = cfg.camera or data_info.get("camera", "corner2")
+    resolution = spec.image_shape[0]
+    require(spec.image_shape[0] == spec.image_shape[1] and spec.image_shape[2] == 3, f"model expects {spec.image_shape} images; Meta-World renders square RGB")
+    require(spec.action_dim == 4, f"model outputs {spec.action_dim}-d actions; Meta-World takes 4-d actions")
+    require(spec.state_dim == 4, f"model reads {spec.state_dim}-d proprio; the Meta-World wrapper gives 4-d")
+    require(cfg.action_steps <= model.window.chunk, f"action_steps {cfg.action_steps} exceeds the model's chunk length {model.window.chunk}")
+    seeds = episode_seeds(cfg.split, cfg.episodes, start=cfg.first_seed)
+    protocol = {
+        "env": "metaworld-v3",
+        "tasks": list(tasks),
+        "episodes_per_task": cfg.episodes,
+        "seed_split": cfg.split,
+        "seeds": seeds,
+        "camera": camera,
+        "resolution": resolution,
+        "shift": cfg.shift,
+        "chunk_length": model.window.chunk,
+        "executed_steps": cfg.action_steps,
+        "temporal_ensembling": False,
+        "regime": "chunked",
+        "max_steps": cfg.max_steps,
+        "success": "info['success'] at any step (episode ends there)",
+        "sampling_seed": cfg.sampling_seed,
+        "checkpoint": str(cfg.checkpoint),
+        "training_samples_seen": train_info.get("samples_seen"),
+        "training_steps": train_info.get("steps"),
+        "training_seconds": train_info.get("train_seconds"),
+        "labelled_episodes": train_info.get("labelled_episodes"),
+        "versions": package_versions(),
+        "machine": machine_description(),
+    }
+    if cfg.overwrite and cfg.out.exists():
+        import shutil
+
+        shutil.rmtree(cfg.out)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    protocol_path = cfg.out / "protocol.json"
+    if protocol_path.exists():
+        previous = json.loads(protocol_path.read_text())
+        changed = [k for k in protocol if k not in ("versions", "machine") and previous.get(k) != protocol[k]]
+        if changed:
+            raise WamError(f"{cfg.out} holds episodes of another protocol (differs in {', '.join(changed)}); pass --overwrite or another --out")
+    write_json(protocol_path, protocol)
+    episodes_path = cfg.out / "episodes.jsonl"
+    done = {(r["task"], r["seed"]): r for r in _read_done(episodes_path)}
+    if episodes_path.exists():  # drop a line a kill cut short before appending to the file
+        with atomic_path(episodes_path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in done.values()))
+    jobs = [
+        {
+            "task": task,
+            "seed": seed,
+            "task_index": task_index[task],
+            "camera": camera,
+            "resolution": resolution,
+            "shift": cfg.shift,
+            "max_steps": cfg.max_steps,
+            "action_steps": cfg.action_steps,
+            "sampling_seed": cfg.sampling_seed,
+            "video": i < cfg.videos,
+            "video_dir": str(cfg.out / "videos"),
+        }
+        for task in tasks
+        for i, seed in enumerate(seeds)
+        if (task, seed) not in done
+    ]
+    t0 = time.perf_counter()
+    if jobs:
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(min(cfg.workers, len(jobs)), initializer=_init_worker, initargs=(str(cfg.checkpoint),)) as pool, open(
+            episodes_path, "a"
+        ) as log, tqdm(total=len(tasks) * len(seeds), initial=len(done), desc="eval", unit="ep") as bar:
+            for record in pool.imap_unordered(_episode_job, jobs):
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                done[(record["task"], record["seed"])] = record
+                bar.update(1)
+                wins = sum(r["success"] for r in done.values())
+                bar.set_postfix(success=f"{wins / len(done):.0%}")
+    result = summarize(model, meta, protocol, [done[(t, s)] for t in tasks for s in seeds])
+    result["eval_seconds"] = round(time.perf_counter() - t0, 1)
+    write_json(cfg.out / "eval.json", result)
+    return result
+
+
+def _tasks_from_instructions(instructions) -> list[str]:
+    from wam.envs.metaworld import all_tasks
+
+    lookup = {instruction_for(t): t for t in all_tasks()}
+    return [lookup[i] for i in instructions if i in lookup]
+
+
+def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
+    per_task = {}
+    for task in protocol["tasks"]:
+        rs = [r for r in records if r["task"] == task]
+        wins = sum(r["success"] for r in rs)
+        lo, hi = wilson_interval(wins, len(rs))
+        per_task[task] = {"success": round(wins / len(rs), 4), "n": len(rs), "ci95": [round(lo, 4), round(hi, 4)]}
+    wins = sum(r["success"] for r in records)
+    lo, hi = wilson_interval(wins, len(records))
+    latencies = [x for r in records for x in r.get("latencies", [])]
+    return {
+        "schema": EVAL_SCHEMA,
+        "model": meta["model"],
+        "anatomy": meta.get("anatomy", model.anatomy.to_json()),
+        "protocol": protocol,
+        "per_task": per_task,
+        "mean_success": round(float(np.mean([v["success"] for v in per_task.values()])), 4),
+        "pooled_ci95": [round(lo, 4), round(hi, 4)],
+        "latency_ms": latency_summary(latencies),
+        "params": model.num_parameters(),
+        "videos": sorted((r["video"] for r in records if r.get("video")), key=lambda v: v["mp4"]),
+        "episodes": [{k: r[k] for k in ("task", "seed", "success", "steps", "calls")} for r in records],
+    }
+
+
+def evaluate_main(cfg: EvalConfig) -> None:
+    result = evaluate(cfg)
+    lo, hi = result["pooled_ci95"]
+    print(f"mean success {result['mean_success']:.1%} (95% CI {lo:.1%}-{hi:.1%}) over {len(result['episodes'])} episodes")
+    for task, v in result["per_task"].items():
+        print(f"  {task:28s} {v['success']:6.1%}  [{v['ci95'][0]:.0%}, {v['ci95'][1]:.0%}]  n={v['n']}")
+    print(f"latency per call p50 {result['latency_ms']['p50']:.1f} ms, p95 {result['latency_ms']['p95']:.1f} ms; {result['params'] / 1e6:.2f}M params")
+    print(f"wrote {cfg.out / 'eval.json'}")

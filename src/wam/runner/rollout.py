@@ -1,0 +1,83 @@
+"""One closed-loop episode: a model under a regime in a MetaWorldEnv.
+
+The model sees only {image history, proprio history, task index}; the simulator's success
+signal, reward and privileged state stay in the runner, which uses them only to score.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from wam.envs.metaworld import MetaWorldEnv
+from wam.models.base import WamModel
+from wam.runner.regimes import Chunked
+
+MODEL_INPUT_KEYS = ("image", "state", "task_index")
+
+
+def observation_batch(history: deque, task_index: int) -> dict[str, torch.Tensor]:
+    """Stack the last To env observations into the model's input (batch of one)."""
+    images = np.stack([o["image"] for o in history])  # (To, H, W, 3)
+    states = np.stack([o["proprio"] for o in history])  # (To, S)
+    return {
+        "image": torch.from_numpy(images)[None],
+        "state": torch.from_numpy(states)[None],
+        "task_index": torch.tensor([task_index]),
+    }
+
+
+@dataclass
+class EpisodeResult:
+    task: str
+    seed: int
+    success: bool
+    steps: int  # steps executed (to success, or max_steps)
+    latencies: list[float] = field(default_factory=list)  # seconds per model call, pre-processing included
+    frames: list[np.ndarray] = field(default_factory=list)  # only when recording
+    final_state: list[float] = field(default_factory=list)
+
+    def record(self) -> dict:
+        return {"task": self.task, "seed": self.seed, "success": self.success, "steps": self.steps, "calls": len(self.latencies)}
+
+
+def run_episode(
+    model: WamModel,
+    env: MetaWorldEnv,
+    seed: int,
+    task_index: int,
+    regime: Chunked,
+    max_steps: int,
+    record_video: bool = False,
+    sampling_seed: int = 0,
+) -> EpisodeResult:
+    generator = torch.Generator().manual_seed(sampling_seed * 1_000_003 + seed)
+    model.reset()
+    regime.reset()
+    obs, _ = env.reset(seed=seed)
+    history = deque([obs] * model.window.n_obs_steps, maxlen=model.window.n_obs_steps)
+    result = EpisodeResult(env.task, seed, False, 0)
+    if record_video:
+        result.frames.append(obs["image"])
+    for step in range(max_steps):
+        if regime.needs_plan():
+            t0 = time.perf_counter()
+            chunk = model.act(observation_batch(history, task_index), generator=generator)[0].numpy()
+            result.latencies.append(time.perf_counter() - t0)
+            regime.set_plan(chunk)
+        obs, _, _, truncated, info = env.step(regime.next_action())
+        history.append(obs)
+        result.steps = step + 1
+        if record_video:
+            result.frames.append(obs["image"])
+        if info["success"]:
+            result.success = True
+            break
+        if truncated:
+            break
+    result.final_state = env.privileged_state.tolist()
+    return result

@@ -1,0 +1,1 @@
+"""Training: the trainer loop and safetensors + JSON checkpoints."""

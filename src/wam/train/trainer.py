@@ -1,0 +1,437 @@
+"""`wam train`: one loop for every registered model.
+
+AdamW with linear warm-up and cosine decay, an EMA of the weights (used for evaluation), a budget
+in steps or wall-clock minutes, tqdm progress, CSV + TensorBoard logs, periodic checkpoints and
+exact resume: model, EMA, optimiser, schedule position, RNG states and data position are saved,
+so a run killed and resumed takes the same steps as one never interrupted (step budgets).
+
+Data-parallel training is a launch command, not a rewrite: under `torchrun --nproc_per_node N`
+or `accelerate launch` (both set WORLD_SIZE/RANK), each rank reads its own shard of every epoch's
+permutation, gradients are averaged over the gloo (CPU) or nccl (GPU) backend, and the logs state
+the global batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from wam.data.cache import TrainingCache, label_mask
+from wam.data.io import read_json, write_json
+from wam.errors import WamError, require
+from wam.models.base import WamModel, model_class
+from wam.train.checkpoint import (
+    _config_to_json,
+    config_from_json,
+    load_state_strict,
+    load_tensors,
+    save_model,
+    save_tensors,
+)
+from wam.utils import machine_description, package_versions
+
+
+@dataclass
+class TrainConfig:
+    """Train a registered model on a LeRobot v3 dataset."""
+
+    dataset: Path = Path("data/mt10")
+    """LeRobot v3 dataset folder"""
+    out: Path = Path("runs/flow-policy")
+    """run folder: checkpoints, logs and the final model (out/model)"""
+    model: str = "flow-policy"
+    """registered model name (see `wam models`)"""
+    steps: int = 0
+    """step budget (0: no step limit; then --minutes must be set)"""
+    minutes: float = 0.0
+    """wall-clock training budget in minutes (0: no time limit)"""
+    batch_size: int = 64
+    """batch size per process"""
+    lr: float = 3e-4
+    """peak learning rate (AdamW)"""
+    weight_decay: float = 1e-4
+    """AdamW weight decay"""
+    warmup_steps: int = 500
+    """linear learning-rate warm-up"""
+    min_lr_ratio: float = 0.1
+    """cosine decay ends at lr x this"""
+    grad_clip: float = 1.0
+    """gradient-norm clip (0 disables)"""
+    ema_decay: float = 0.999
+    """EMA decay of the weights used for evaluation (0 disables EMA)"""
+    seed: int = 0
+    """seed for initialisation, data order and augmentation"""
+    label_fraction: float = 1.0
+    """share of each task's episodes that keep action labels; the rest are action-free"""
+    labelled_per_task: int = 0
+    """if > 0: keep labels on exactly this many episodes per task (overrides label_fraction)"""
+    image_key: str = ""
+    """camera feature to train on (default: the dataset's first image/video feature)"""
+    log_every: int = 50
+    """steps between log lines"""
+    checkpoint_every: int = 500
+    """steps between resumable checkpoints"""
+    threads: int = 0
+    """torch CPU threads per process (0: all cores / processes)"""
+    device: str = "cpu"
+    """torch device (cuda needs a GPU; there is no silent fallback)"""
+    overwrite: bool = False
+    """start over even if the run folder holds a checkpoint"""
+    model_overrides: tuple[str, ...] = ()
+    """model config overrides as key=value, e.g. --model-overrides chunk=8 n_obs_steps=1"""
+
+    def __post_init__(self):
+        self.dataset, self.out = Path(self.dataset), Path(self.out)
+        require(self.steps >= 0, f"steps must be >= 0, got {self.steps}")
+        require(self.minutes >= 0, f"minutes must be >= 0, got {self.minutes}")
+        require(self.steps > 0 or self.minutes > 0, "set a budget: --steps N and/or --minutes M")
+        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        require(self.lr > 0 and math.isfinite(self.lr), f"lr must be a positive number, got {self.lr}")
+        require(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        require(0 < self.label_fraction <= 1, f"label fraction must be in (0, 1], got {self.label_fraction}")
+        require(self.labelled_per_task >= 0, f"labelled_per_task must be >= 0, got {self.labelled_per_task}")
+        require(self.log_every >= 1 and self.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1")
+        model_class(self.model)  # unknown model names fail here, listing the valid ones
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise WamError(f"device '{self.device}' requested but no CUDA GPU is available")
+
+
+def build_model_config(name: str, overrides: tuple[str, ...]):
+    """The model's default config with `key=value` overrides applied (types from the defaults)."""
+    cls = model_class(name)
+    pairs = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise WamError(f"model override '{item}' is not key=value")
+        pairs[key.strip()] = raw.strip()
+    fields = {f.name: f for f in dataclasses.fields(cls.config_class)}
+    default = cls.config_class()
+    values = {}
+    for key, raw in pairs.items():
+        if key not in fields:
+            raise WamError(f"model '{name}' has no config field '{key}'; fields: {', '.join(fields)}")
+        current = getattr(default, key)
+        try:
+            if isinstance(current, bool):
+                values[key] = raw.lower() in ("1", "true", "yes")
+            elif isinstance(current, tuple):
+                values[key] = tuple(type(current[0])(v) for v in raw.split(","))
+            else:
+                values[key] = type(current)(raw)
+        except ValueError:
+            raise WamError(f"model config {key}={raw!r} is not a valid {type(current).__name__}") from None
+    return dataclasses.replace(default, **values)
+
+
+class EpochSampler:
+    """Deterministic shuffled batches; its state is (epoch, cursor), so it resumes exactly."""
+
+    def __init__(self, indices: np.ndarray, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        if len(indices) < batch_size * world:
+            raise WamError(f"dataset has {len(indices)} usable frames, fewer than one global batch ({batch_size * world})")
+        self.indices, self.batch_size, self.seed, self.rank, self.world = indices, batch_size, seed, rank, world
+        self.epoch, self.cursor = 0, 0
+        self._perm = self._permutation()
+
+    def _permutation(self) -> np.ndarray:
+        perm = np.random.default_rng([self.seed, self.epoch]).permutation(self.indices)
+        return perm[self.rank :: self.world]
+
+    def next(self) -> np.ndarray:
+        if self.cursor + self.batch_size > len(self._perm):
+            self.epoch, self.cursor = self.epoch + 1, 0
+            self._perm = self._permutation()
+        batch = self._perm[self.cursor : self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return batch
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "cursor": self.cursor}
+
+    def load(self, state: dict) -> None:
+        self.epoch, self.cursor = state["epoch"], state["cursor"]
+        self._perm = self._permutation()
+
+
+def lr_factor(progress: float, step: int, warmup: int, min_ratio: float) -> float:
+    warm = min(1.0, (step + 1) / max(warmup, 1))
+    cosine = min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return warm * cosine
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
+        threads = cfg.threads or max(1, (os.cpu_count() or 1) // self.world)
+        torch.set_num_threads(threads)
+        torch.manual_seed(cfg.seed)
+        self.device = torch.device(cfg.device)
+        self.cache = TrainingCache(cfg.dataset, image_key=cfg.image_key or None)
+        cls = model_class(cfg.model)
+        model_cfg = build_model_config(cfg.model, cfg.model_overrides)
+        self.model: WamModel = cls(model_cfg, self.cache.spec()).to(self.device)
+        self.labelled = label_mask(
+            self.cache, cfg.label_fraction, cfg.labelled_per_task or None, seed=cfg.seed
+        )
+        if cls.needs_action_labels:
+            usable = np.flatnonzero(self.labelled & self.cache.episode_labelled[self.cache.episode_index])
+            if len(usable) == 0:
+                raise WamError(f"model '{cfg.model}' needs action labels, but no episode in {cfg.dataset} has them")
+        else:
+            usable = np.arange(len(self.cache))
+        self.model.set_normalization(self.cache.stats(labelled_only=self.labelled))
+        self.ddp_model = (
+            torch.nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
+        )
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.sampler = EpochSampler(usable, cfg.batch_size, cfg.seed, self.rank, self.world)
+        self.step, self.elapsed = 0, 0.0
+        self.ckpt_dir = cfg.out / "checkpoints"
+        self.global_batch = cfg.batch_size * self.world
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _train_info(self) -> dict:
+        return {
+            "dataset": str(self.cfg.dataset),
+            "steps": self.step,
+            "samples_seen": self.step * self.global_batch,
+            "train_seconds": round(self.elapsed, 1),
+            "global_batch": self.global_batch,
+            "world_size": self.world,
+            "labelled_episodes": int(len(np.unique(self.cache.episode_index[self.labelled]))),
+            "total_episodes": int(self.cache.num_episodes),
+            "train_config": json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)),
+            "data_info": {
+                "tasks": self.cache.dataset.extra_info.get("tasks"),
+                "camera": self.cache.dataset.extra_info.get("collection", {}).get("camera"),
+                "fps": self.cache.dataset.fps,
+            },
+            "machine": machine_description(),
+            "versions": package_versions(),
+        }
+
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        folder = self.ckpt_dir / f"step-{self.step:08d}"
+        tmp = folder.with_name(folder.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        save_tensors(tmp / "model.safetensors", self.model.state_dict())
+        save_tensors(tmp / "ema.safetensors", self.ema)
+        opt = self.optimizer.state_dict()
+        opt_tensors = {f"{i}.{k}": v for i, s in opt["state"].items() for k, v in s.items()}
+        opt_tensors["torch_rng"] = torch.get_rng_state()
+        save_tensors(tmp / "optimizer.safetensors", opt_tensors)
+        write_json(
+            tmp / "state.json",
+            {
+                "step": self.step,
+                "elapsed": self.elapsed,
+                "sampler": self.sampler.state(),
+                "param_groups": opt["param_groups"],
+                "model": self.cfg.model,
+                "model_config": _config_to_json(self.model.config),
+                "train_config": json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)),
+            },
+        )
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+        write_json(self.ckpt_dir / "latest.json", {"folder": folder.name, "step": self.step})
+        for old in self.ckpt_dir.glob("step-*"):  # keep the newest two
+            if old.name < f"step-{self.step - 2 * self.cfg.checkpoint_every:08d}" and old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def try_resume(self) -> bool:
+        latest = self.ckpt_dir / "latest.json"
+        if not latest.exists():
+            return False
+        folder = self.ckpt_dir / read_json(latest, "checkpoint pointer")["folder"]
+        state = read_json(folder / "state.json", "training state")
+        if state["model"] != self.cfg.model:
+            raise WamError(f"{self.cfg.out} holds a '{state['model']}' run, not '{self.cfg.model}'; use --overwrite or another --out")
+        saved_cfg = config_from_json(self.model.config_class, state["model_config"])
+        if saved_cfg != self.model.config:
+            raise WamError(f"{self.cfg.out} was trained with another model config; use --overwrite or another --out")
+        load_state_strict(self.model, load_tensors(folder / "model.safetensors"), f"checkpoint {folder}")
+        self.ema = load_tensors(folder / "ema.safetensors")
+        tensors = load_tensors(folder / "optimizer.safetensors")
+        torch.set_rng_state(tensors.pop("torch_rng"))
+        opt_state: dict = {}
+        for key, value in tensors.items():
+            idx, name = key.split(".", 1)
+            opt_state.setdefault(int(idx), {})[name] = value
+        self.optimizer.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.sampler.load(state["sampler"])
+        return True
+
+    # -- loop ----------------------------------------------------------------------------------
+    def progress(self) -> float:
+        parts = []
+        if self.cfg.steps:
+            parts.append(self.step / self.cfg.steps)
+        if self.cfg.minutes:
+            parts.append(self.elapsed / (60 * self.cfg.minutes))
+        return max(parts)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.cfg.ema_decay == 0:
+            return
+        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        for k, v in self.model.state_dict().items():
+            if v.is_floating_point():
+                self.ema[k].lerp_(v, 1 - decay)
+            else:
+                self.ema[k].copy_(v)
+
+    def train_step(self) -> dict[str, float]:
+        idx = self.sampler.next()
+        batch = {k: v.to(self.device) for k, v in self.cache.batch(idx, self.model.window, self.labelled).items()}
+        factor = lr_factor(self.progress(), self.step, self.cfg.warmup_steps, self.cfg.min_lr_ratio)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.cfg.lr * factor
+        loss, info = self.ddp_model(batch)
+        if not torch.isfinite(loss):
+            raise WamError(f"loss became {float(loss)} at step {self.step}; lower --lr or check the data for outliers")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = (
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            if self.cfg.grad_clip > 0
+            else torch.tensor(0.0)
+        )
+        self.optimizer.step()
+        self.step += 1
+        self._update_ema()
+        return {"loss": float(loss.detach()), "lr": self.cfg.lr * factor, "grad_norm": float(grad_norm), **info}
+
+    def run(self) -> Path:
+        cfg = self.cfg
+        final = cfg.out / "model"
+        if cfg.overwrite and self.rank == 0 and cfg.out.exists():
+            shutil.rmtree(cfg.out)
+        if self.world > 1:
+            dist.barrier()
+        resumed = self.try_resume()
+        if self.progress() >= 1.0 and (final / "config.json").exists():
+            print(f"run already finished: {final} (pass --overwrite to train again)")
+            return final
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        logger = RunLogger(cfg.out, enabled=self.rank == 0)
+        if self.rank == 0:
+            logger.text(
+                f"{'resumed at step ' + str(self.step) if resumed else 'training'} {cfg.model}: "
+                f"{self.model.num_parameters() / 1e6:.2f}M params, global batch {self.global_batch} "
+                f"({self.world} process(es) x {cfg.batch_size}), {len(self.sampler.indices)} usable frames, "
+                f"budget {cfg.steps or '-'} steps / {cfg.minutes or '-'} min"
+            )
+        stop = {"now": False}
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        bar = tqdm(total=cfg.steps or None, initial=self.step, desc="train", unit="step", disable=self.rank != 0)
+        self.model.train()
+        window_t, window_steps = time.perf_counter(), 0
+        try:
+            while self.progress() < 1.0 and not stop["now"]:
+                t0 = time.perf_counter()
+                metrics = self.train_step()
+                self.elapsed += time.perf_counter() - t0
+                window_steps += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.progress() >= 1.0:
+                    dt = time.perf_counter() - window_t
+                    metrics.update(
+                        it_per_s=window_steps / dt,
+                        samples_per_s=window_steps * self.global_batch / dt,
+                        elapsed_s=self.elapsed,
+                        epoch=self.sampler.epoch,
+                    )
+                    logger.log(self.step, metrics)
+                    bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{metrics['lr']:.1e}")
+                    window_t, window_steps = time.perf_counter(), 0
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            stop["now"] = True
+        finally:
+            bar.close()
+            signal.signal(signal.SIGTERM, previous)
+        self.save_checkpoint()
+        if stop["now"]:
+            logger.text(f"interrupted at step {self.step}; rerun the same command to resume")
+            logger.close()
+            raise SystemExit(130)
+        if self.rank == 0:
+            weights = self.ema if cfg.ema_decay > 0 else self.model.state_dict()
+            save_model(self.model, final, self._train_info(), state_dict=weights)
+            logger.text(f"finished {self.step} steps in {self.elapsed / 60:.1f} min; model saved to {final}")
+        logger.close()
+        if self.world > 1:
+            dist.barrier()
+        return final
+
+
+class RunLogger:
+    """CSV (metrics.csv) and TensorBoard (tb/) logs, written by rank 0 only."""
+
+    def __init__(self, out: Path, enabled: bool = True):
+        self.enabled = enabled
+        self.csv_path = out / "metrics.csv"
+        self.writer = None
+        self.fields: list[str] | None = None
+        if enabled:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(out / "tb"))
+            if self.csv_path.exists():
+                with open(self.csv_path) as f:
+                    self.fields = next(csv.reader(f), None)
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        row = {"step": step, **metrics}
+        if self.fields is None:
+            self.fields = list(row)
+            with open(self.csv_path, "w", newline="") as f:
+                csv.writer(f).writerow(self.fields)
+        with open(self.csv_path, "a", newline="") as f:
+            csv.writer(f).writerow([row.get(k, "") for k in self.fields])
+        for k, v in metrics.items():
+            self.writer.add_scalar(k, v, step)
+
+    def text(self, message: str) -> None:
+        if self.enabled:
+            tqdm.write(message)
+            with open(self.csv_path.with_name("train.log"), "a") as f:
+                f.write(message + "\n")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def train(cfg: TrainConfig) -> Path:
+    return Trainer(cfg).run()

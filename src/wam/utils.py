@@ -1,0 +1,50 @@
+"""Process-level helpers shared by the collection, training and evaluation entry points."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from importlib import metadata
+
+import numpy as np
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("wam", "torch", "metaworld", "mujoco", "gymnasium", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def machine_description() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}"
+
+
+def limit_threads(n: int) -> None:
+    """Pin BLAS/OpenMP/torch threads (worker processes use 1, so N workers share N cores)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LP_NUM_THREADS"):
+        os.environ[var] = str(n)
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def worker_init(threads: int = 1) -> None:
+    """Initialiser for spawned worker processes: headless GL and one thread each."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    limit_threads(threads)
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Constant\\(s\\) may be too high")

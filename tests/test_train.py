@@ -1,0 +1,152 @@
+"""Trainer: determinism, exact resume, checkpoints, label masking, data parallel launch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from wam.data.cache import TrainingCache, label_mask
+from wam.errors import WamError
+from wam.train.checkpoint import load_model, load_tensors, save_model
+from wam.train.trainer import Trainer, train
+
+from conftest import TINY, train_config
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_tensors(folder / "model.safetensors")
+
+
+def test_same_seed_same_weights(tiny_dataset, tmp_path):
+    a = train(train_config(tiny_dataset, tmp_path / "a", steps=4))
+    b = train(train_config(tiny_dataset, tmp_path / "b", steps=4))
+    c = train(train_config(tiny_dataset, tmp_path / "c", steps=4, seed=1))
+    wa, wb, wc = _weights(a), _weights(b), _weights(c)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_resume_equals_uninterrupted(tiny_dataset, tmp_path):
+    straight = Trainer(train_config(tiny_dataset, tmp_path / "straight", steps=6))
+    straight.run()
+    # Interrupted run: stop after 3 steps with a checkpoint, then a fresh process-like Trainer resumes.
+    first = Trainer(train_config(tiny_dataset, tmp_path / "resumed", steps=6))
+    for _ in range(3):
+        first.train_step()
+    first.save_checkpoint()
+    del first
+    second = Trainer(train_config(tiny_dataset, tmp_path / "resumed", steps=6))
+    assert second.try_resume() and second.step == 3
+    for _ in range(3):
+        second.train_step()
+    for k, v in straight.model.state_dict().items():
+        assert torch.equal(v, second.model.state_dict()[k]), k
+    for k, v in straight.ema.items():
+        assert torch.equal(v, second.ema[k]), k
+    assert straight.sampler.state() == second.sampler.state()
+
+
+def test_checkpoint_round_trip_is_bit_exact(tiny_checkpoint, tmp_path):
+    model, meta = load_model(tiny_checkpoint)
+    save_model(model, tmp_path / "copy", meta["train"])
+    again, _ = load_model(tmp_path / "copy")
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k])
+    obs = {
+        "image": torch.randint(0, 255, (2, 2, 64, 64, 3), dtype=torch.uint8),
+        "state": torch.randn(2, 2, 4),
+        "task_index": torch.tensor([0, 1]),
+    }
+    a = model.act(obs, generator=torch.Generator().manual_seed(3))
+    b = again.act(obs, generator=torch.Generator().manual_seed(3))
+    assert a.shape == (2, 4, 4) and torch.equal(a, b)
+    assert meta["anatomy"]["coupling"] == "none" and meta["schema_version"] == 1
+
+
+def test_checkpoint_mismatch_and_corruption_fail_loudly(tiny_checkpoint, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_checkpoint, bad)
+    meta = json.loads((bad / "config.json").read_text())
+    meta["config"]["width"] = 128  # tensors no longer fit the config
+    (bad / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(WamError, match="shape"):
+        load_model(bad)
+    shutil.copyfile(tiny_checkpoint / "config.json", bad / "config.json")
+    (bad / "model.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(WamError, match="corrupt"):
+        load_model(bad)
+    with pytest.raises(WamError, match="not found"):
+        load_model(tmp_path / "missing")
+    tensors = load_tensors(tiny_checkpoint / "model.safetensors")
+    tensors["action_norm.scale"] = torch.full_like(tensors["action_norm.scale"], float("nan"))
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(bad / "model.safetensors"))
+    with pytest.raises(WamError, match="NaN"):
+        load_model(bad)
+
+
+def test_label_mask_is_deterministic_and_served_labels_are_withheld(tiny_dataset):
+    cache = TrainingCache(tiny_dataset)
+    m1 = label_mask(cache, fraction=0.34, seed=0)
+    m2 = label_mask(cache, fraction=0.34, seed=0)
+    np.testing.assert_array_equal(m1, m2)
+    labelled_eps = np.unique(cache.episode_index[m1])
+    assert len(labelled_eps) == 2  # one of three per task
+    per_task = label_mask(cache, per_task=2, seed=0)
+    assert len(np.unique(cache.episode_index[per_task])) == 4
+    idx = np.flatnonzero(~m1)[:8]
+    batch = cache.batch(idx, __import__("wam.data.cache", fromlist=["WindowSpec"]).WindowSpec(chunk=4), m1)
+    assert not batch["labelled"].any() and float(batch["action"].abs().sum()) == 0.0
+    with pytest.raises(WamError, match=r"\(0, 1\]"):
+        label_mask(cache, fraction=1.5)
+
+
+def test_unlabelled_samples_contribute_no_action_loss(tiny_dataset, tmp_path):
+    trainer = Trainer(train_config(tiny_dataset, tmp_path / "r", steps=1))
+    cache, model = trainer.cache, trainer.model
+    batch = cache.batch(np.arange(8), model.window)
+    batch["labelled"][:] = False
+    loss, _ = model.loss(batch)
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0.0 for p in model.parameters())
+
+
+def test_policy_refuses_dataset_without_labels(tiny_dataset, tmp_path, monkeypatch):
+    original = TrainingCache._load
+
+    def all_action_free(self):
+        original(self)
+        self.episode_labelled[:] = False
+
+    monkeypatch.setattr(TrainingCache, "_load", all_action_free)
+    with pytest.raises(WamError, match="needs action labels"):
+        Trainer(train_config(tiny_dataset, tmp_path / "r", steps=1))
+
+
+def test_data_parallel_with_two_gloo_processes(tiny_dataset, tmp_path):
+    """`torchrun --nproc_per_node 2` runs the unchanged trainer; logs state the global batch."""
+    out = tmp_path / "ddp"
+    overrides = [f"{k}={v}" for k, v in TINY.items()]
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+        "-m", "wam.cli", "train", "--dataset", str(tiny_dataset), "--out", str(out), "--steps", "3",
+        "--batch-size", "4", "--threads", "1", "--log-every", "1", "--model-overrides", *overrides,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = (out / "train.log").read_text()
+    assert "global batch 8 (2 process(es) x 4)" in log
+    meta = json.loads((out / "model" / "config.json").read_text())
+    assert meta["train"]["world_size"] == 2 and meta["train"]["global_batch"] == 8
