@@ -19,7 +19,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> N
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-1500:])
     lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
     assert "Traceback" not in proc.stderr, proc.stderr[-1500:]
-    assert lines, "no error message"
+    assert len(lines) == 1, lines  # progress bars go to stderr too, but not before a config error
     message = lines[-1]
     for needle in needles:
         assert needle in message, message

@@ -23,8 +23,8 @@ def test_killed_collection_resumes_without_redoing_episodes(tmp_path, monkeypatc
     staging = Staging(CollectConfig(**cfg))
     staged = {p: p.stat().st_mtime_ns for p in staging.dir.glob("reach-v3/*.npz")}
     assert len(staged) == 3
-    # Remove one staged episode: as if the kill came before it finished.
-    lost = sorted(staged)[-1]
+    # Remove a middle staged episode: as if the kill came before it finished (a gap).
+    lost = sorted(staged)[1]
     lost.unlink()
     monkeypatch.undo()
     real_finalize, seen = collect_module._finalize, {}

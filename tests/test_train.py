@@ -136,10 +136,15 @@ def test_policy_refuses_dataset_without_labels(tiny_dataset, tmp_path, monkeypat
 
 def test_data_parallel_with_two_gloo_processes(tiny_dataset, tmp_path):
     """`torchrun --nproc_per_node 2` runs the unchanged trainer; logs state the global batch."""
+    import socket
+
+    with socket.socket() as sock:  # a free port, so parallel test runs cannot collide
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
     out = tmp_path / "ddp"
     overrides = [f"{k}={v}" for k, v in TINY.items()]
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
         "-m", "wam.cli", "train", "--dataset", str(tiny_dataset), "--out", str(out), "--steps", "3",
         "--batch-size", "4", "--threads", "1", "--log-every", "1", "--model-overrides", *overrides,
     ]

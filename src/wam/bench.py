@@ -36,7 +36,7 @@ class BenchConfig:
     """tasks for the collection figure"""
     workers: int = 2
     """collection worker processes"""
-    episodes: int = 6
+    episodes: int = 10
     """expert episodes per task timed in the collection figure"""
     train_steps: int = 30
     """timed training steps (after 5 warm-up steps)"""

@@ -26,44 +26,23 @@ def _train(cfg: "TrainConfig") -> None:  # noqa: F821
 
 
 def _commands() -> dict:
+    from wam.bench import BenchConfig, bench_main
     from wam.data.collect import CollectConfig
+    from wam.doctor import DoctorConfig, doctor_main
+    from wam.registry_table import ModelsConfig, models_main
+    from wam.report.html import ReportConfig, report_main
+    from wam.runner.evaluate import EvalConfig, evaluate_main
     from wam.train.trainer import TrainConfig
 
-    commands = {
+    return {
+        "doctor": (DoctorConfig, doctor_main, "check rendering backend, pinned versions and frames"),
         "collect": (CollectConfig, _collect, "collect scripted-expert demonstrations (LeRobot v3.0)"),
         "train": (TrainConfig, _train, "train a registered model on a LeRobot v3 dataset"),
+        "eval": (EvalConfig, evaluate_main, "closed-loop evaluation on held-out initial conditions"),
+        "report": (ReportConfig, report_main, "static HTML report from eval results"),
+        "bench": (BenchConfig, bench_main, "throughput and latency benchmarks"),
+        "models": (ModelsConfig, models_main, "list registered models and their anatomy"),
     }
-    try:
-        from wam.runner.evaluate import EvalConfig, evaluate_main
-
-        commands["eval"] = (EvalConfig, evaluate_main, "closed-loop evaluation on held-out initial conditions")
-    except ImportError:
-        pass
-    try:
-        from wam.report.html import ReportConfig, report_main
-
-        commands["report"] = (ReportConfig, report_main, "static HTML report from eval results")
-    except ImportError:
-        pass
-    try:
-        from wam.bench import BenchConfig, bench_main
-
-        commands["bench"] = (BenchConfig, bench_main, "throughput and latency benchmarks")
-    except ImportError:
-        pass
-    try:
-        from wam.doctor import DoctorConfig, doctor_main
-
-        commands["doctor"] = (DoctorConfig, doctor_main, "check rendering backend, versions and frames")
-    except ImportError:
-        pass
-    try:
-        from wam.registry_table import ModelsConfig, models_main
-
-        commands["models"] = (ModelsConfig, models_main, "list registered models and their anatomy")
-    except ImportError:
-        pass
-    return commands
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         fn(cfg)
     except WamError as e:
         print(f"wam {name}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path that is a file, a full disk, no permission: one line, not a traceback
+        print(f"wam {name}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"wam {name}: interrupted; rerun the same command to resume", file=sys.stderr)

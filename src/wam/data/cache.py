@@ -119,10 +119,21 @@ class TrainingCache:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
-        cols = ["episode_index", "frame_index", "task_index", self.action_key]
+        cols = ["index", "episode_index", "frame_index", "task_index", self.action_key]
         cols += [self.state_key] if self.state_key else []
         table = ds.read_columns(cols)
         n = table.num_rows
+        # Rows must be in global index order with episodes numbered 0..E-1 and contiguous, or
+        # images (placed by dataset_from_index) would silently misalign with actions.
+        if not np.array_equal(table.column("index").to_numpy(), np.arange(n)):
+            raise WamError(f"dataset {ds.root}: rows are not in 'index' order 0..{n - 1}; rewrite it with LeRobot first")
+        ep_col = table.column("episode_index").to_numpy()
+        starts_here = np.flatnonzero(np.r_[True, ep_col[1:] != ep_col[:-1]])
+        if not np.array_equal(ep_col[starts_here], np.arange(len(starts_here))):
+            raise WamError(f"dataset {ds.root}: episodes must be numbered 0..E-1 in file order (filtered datasets are not supported)")
+        meta_from = np.asarray(ds.episode_column("dataset_from_index"), dtype=np.int64)
+        if not np.array_equal(meta_from, starts_here):
+            raise WamError(f"dataset {ds.root} is corrupt: meta/episodes dataset_from_index disagrees with the data files")
         action = np.asarray(table.column(self.action_key).to_pylist(), dtype=np.float32).reshape(n, -1)
         arrays = {
             "episode_index": table.column("episode_index").to_numpy().astype(np.int64),

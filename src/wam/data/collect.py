@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
-from wam.data.io import atomic_path, read_json, write_json
+from wam.data.io import atomic_path, read_json, remove_owned_dir, write_json
 from wam.data.lerobot_v3 import Episode, LeRobotDataset, image_feature, vector_feature, write_dataset
 from wam.envs.metaworld import CAMERAS, CONTROL_HZ, MAX_PATH_LENGTH, instruction_for, resolve_tasks
 from wam.envs.seeds import episode_seeds
@@ -83,7 +83,7 @@ class CollectConfig:
 
     def fingerprint(self) -> dict:
         """The settings that determine the episodes (resuming with other settings is refused)."""
-        keys = ("camera", "resolution", "max_steps", "shift")
+        keys = ("camera", "resolution", "max_steps", "shift", "first_seed")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -201,7 +201,7 @@ class Staging:
         folder = self.dir / task
         if folder.is_dir():
             for p in folder.iterdir():
-                if p.suffix in (".npz", ".json") and not p.name.startswith("."):
+                if p.suffix in (".npz", ".json") and p.stem.isdigit():
                     out[int(p.stem)] = p.suffix == ".npz"
         return out
 
@@ -216,16 +216,16 @@ class Staging:
 def collect(cfg: CollectConfig) -> Path:
     """Collect (or resume collecting) a dataset; returns its path."""
     if cfg.out.exists():
+        if not (cfg.out / "meta" / "info.json").exists():
+            raise WamError(f"output folder {cfg.out} exists and is not a dataset; choose another --out")
         if not cfg.overwrite:
-            if (cfg.out / "meta" / "info.json").exists():
-                LeRobotDataset(cfg.out)  # validates
-                print(f"dataset already complete at {cfg.out} (pass --overwrite to collect again)")
-                return cfg.out
-            raise WamError(f"output folder {cfg.out} exists and is not a dataset; remove it or pass --overwrite")
-        shutil.rmtree(cfg.out)
+            LeRobotDataset(cfg.out)  # validates
+            print(f"dataset already complete at {cfg.out} (pass --overwrite to collect again)")
+            return cfg.out
+        # With --overwrite the old dataset stays until the new one replaces it atomically.
     staging = Staging(cfg)
-    if cfg.overwrite and staging.dir.exists():
-        shutil.rmtree(staging.dir)
+    if cfg.overwrite:
+        remove_owned_dir(staging.dir, ("settings.json",), "partial collection")
     staging.prepare()
     env_cfg = cfg.fingerprint()
     attempt_limit = int(np.ceil(cfg.episodes * cfg.max_attempts))
@@ -247,9 +247,10 @@ def collect(cfg: CollectConfig) -> Path:
                         f"the scripted expert for {task} succeeded in only {sum(done.values())} of "
                         f"{len(done)} attempts; lower --episodes or raise --max-attempts"
                     )
-                next_index = cfg.first_seed + len(done)
                 count = min(missing, attempt_limit - len(done))
-                for seed in episode_seeds("train", count, start=next_index):
+                # The lowest untried seeds: a kill can leave gaps, which are filled first.
+                window = episode_seeds("train", attempt_limit, start=cfg.first_seed)
+                for seed in [s for s in window if s not in done][:count]:
                     jobs.append((task, seed, env_cfg, str(staging.dir)))
             if not jobs:
                 break

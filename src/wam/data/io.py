@@ -18,6 +18,9 @@ def atomic_path(path: str | Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; results must stay readable
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -41,6 +44,21 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WamError(f"{what} is corrupt (not valid JSON): {path}: {e}") from None
+
+
+def remove_owned_dir(path: Path, markers: tuple[str, ...], what: str) -> None:
+    """Delete `path` for --overwrite, but only if it holds one of wam's marker files.
+
+    A mistyped --out must never wipe an unrelated folder.
+    """
+    from wam.errors import WamError
+
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir() or not any((path / m).exists() for m in markers):
+        raise WamError(f"refusing to overwrite {path}: it does not look like a {what} written by wam")
+    shutil.rmtree(path)
 
 
 def replace_dir(tmp_dir: Path, final_dir: Path) -> None:

@@ -30,13 +30,14 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from wam.data.io import read_json, replace_dir, write_json
-from wam.data.video import Mp4Writer, read_mp4
+from wam.data.video import Mp4Writer, iter_mp4
 from wam.errors import WamError
 
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000  # files per chunk folder
 DATA_FILE_SIZE_MB = 100
 VIDEO_FILE_SIZE_MB = 500
+VIDEO_FILE_MAX_FRAMES = 20_000  # roll data+video files together; bounds decode work per file
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
@@ -139,7 +140,22 @@ class _StatsAccumulator:
         return stats
 
 
-def write_dataset(
+def write_dataset(root: str | Path, *args, **kwargs) -> Path:
+    """Write episodes as a LeRobot v3.0 dataset at `root`, atomically.
+
+    Everything is written into `root.tmp` and renamed onto `root` at the end, so an interrupted
+    or failed write never leaves a half dataset behind (the temporary folder is removed on error).
+    See `_write_dataset` for the arguments.
+    """
+    tmp = Path(root).with_name(Path(root).name + ".tmp")
+    try:
+        return _write_dataset(root, *args, **kwargs)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_dataset(
     root: str | Path,
     episodes: Iterable[Episode],
     features: dict[str, dict],
@@ -148,10 +164,7 @@ def write_dataset(
     extra_info: dict | None = None,
     data_file_size_mb: float = DATA_FILE_SIZE_MB,
 ) -> Path:
-    """Write episodes as a LeRobot v3.0 dataset at `root`, atomically.
-
-    Everything is written into `root.tmp` and renamed onto `root` at the end, so an interrupted
-    write never leaves a half dataset behind. `features` maps each per-frame key of the episodes
+    """`features` maps each per-frame key of the episodes
     to its LeRobot feature spec; the default features (index, timestamp, ...) are added here.
     """
     root = Path(root)
@@ -241,11 +254,11 @@ def write_dataset(
         file_state["tables"].append(table)
         file_state["bytes"] += table.nbytes
         total_frames += length
-        if file_state["bytes"] > data_file_size_mb * 2**20:
+        video_frames = max((w.frames_written for w in video_writers.values()), default=0)
+        if file_state["bytes"] > data_file_size_mb * 2**20 or video_frames >= VIDEO_FILE_MAX_FRAMES:
             flush_file()
     flush_file()
     if not episode_rows:
-        shutil.rmtree(tmp)
         raise WamError("no episodes to write")
 
     episodes_path = tmp / EPISODES_PATH.format(chunk_index=0, file_index=0)
@@ -395,25 +408,34 @@ class LeRobotDataset:
                     rows = np.flatnonzero(ep_idx == ep)
                     yield int(ep), np.stack([_decode_png(images[r]) for r in rows])
             return
-        episodes = self.episodes.to_pylist()
-        decoded: dict[Path, np.ndarray] = {}
-        for row in episodes:
+        # Episodes sharing a video file are decoded in one sequential pass, one frame at a time.
+        by_file: dict[Path, list[dict]] = {}
+        for row in self.episodes.to_pylist():
             path = self.root / self.info["video_path"].format(
                 video_key=key,
                 chunk_index=row[f"videos/{key}/chunk_index"],
                 file_index=row[f"videos/{key}/file_index"],
             )
-            if path not in decoded:
-                decoded.clear()  # files are visited in order: keep one decoded file in memory
-                decoded[path] = read_mp4(path)
-            start = int(round(row[f"videos/{key}/from_timestamp"] * self.fps))
-            frames = decoded[path][start : start + row["length"]]
-            if len(frames) != row["length"]:
-                raise WamError(
-                    f"video {path} holds too few frames for episode {row['episode_index']} "
-                    f"({len(frames)} of {row['length']})"
-                )
-            yield int(row["episode_index"]), frames
+            by_file.setdefault(path, []).append(row)
+        for path, rows in by_file.items():
+            rows.sort(key=lambda r: r[f"videos/{key}/from_timestamp"])
+            frames = iter_mp4(path)
+            position = 0
+            for row in rows:
+                start = int(round(row[f"videos/{key}/from_timestamp"] * self.fps))
+                clip = []
+                for frame in frames:
+                    position += 1
+                    if position - 1 >= start:
+                        clip.append(frame)
+                    if len(clip) == row["length"]:
+                        break
+                if len(clip) != row["length"]:
+                    raise WamError(
+                        f"video {path} holds too few frames for episode {row['episode_index']} "
+                        f"({len(clip)} of {row['length']})"
+                    )
+                yield int(row["episode_index"]), np.stack(clip)
 
 
 def _decode_png(cell: dict | None) -> np.ndarray:

@@ -16,11 +16,10 @@ class Mp4Writer:
     """Append uint8 (H, W, 3) frames to an H.264 mp4 (plays in every browser)."""
 
     def __init__(self, path: Path, fps: int, width: int, height: int, crf: int = 18):
+        if width % 2 or height % 2:  # yuv420p needs even sizes
+            raise WamError(f"mp4 video needs even frame sizes, got {width}x{height}")
         self.container = av.open(str(path), mode="w", format="mp4")
         self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        # yuv420p needs even sizes; a few pixels of padding are cropped by nobody, so refuse odd ones
-        if width % 2 or height % 2:
-            raise WamError(f"mp4 video needs even frame sizes, got {width}x{height}")
         self.stream.width, self.stream.height = width, height
         self.stream.pix_fmt = "yuv420p"
         # g=2: a key frame every 2 frames keeps random access cheap (LeRobot's choice).
@@ -54,6 +53,19 @@ def write_mp4(path: str | Path, frames: np.ndarray | list[np.ndarray], fps: int)
             writer.write(f)
         writer.close()
     return path.with_suffix(".mp4")
+
+
+def iter_mp4(path: str | Path):
+    """Decode an mp4 frame by frame (uint8 (H, W, 3)); memory stays at one frame."""
+    path = Path(path)
+    if not path.is_file():
+        raise WamError(f"video file not found: {path}")
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                yield frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as e:
+        raise WamError(f"video file is corrupt: {path}: {e}") from None
 
 
 def read_mp4(path: str | Path) -> np.ndarray:

@@ -12,6 +12,7 @@ scripted experts and evaluation probes only.
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
 
 import gymnasium as gym
@@ -222,7 +223,12 @@ class MetaWorldEnv(gym.Env):
             # ours current so several live envs can render side by side.
             renderer.viewer.make_context_current()
         renderer = None  # hold no viewer reference (a stale one frees the context when dropped)
-        frame = self._env.render()
+        try:
+            frame = self._env.render()
+        except Exception as e:  # EGL/OSMesa failures surface as assorted GL exceptions
+            raise WamError(
+                f"rendering failed with MUJOCO_GL={os.environ.get('MUJOCO_GL')}: {type(e).__name__}: {e}; run `wam doctor`"
+            ) from None
         if self._fast_render and not self._viewer_configured:
             # Shadows and reflections cost most of the render time and add nothing at 64 px.
             scene = self._env.mujoco_renderer.viewer.scn

@@ -19,6 +19,7 @@ from wam.anatomy import Anatomy, Backbone, Coupling, Regime, Substrate
 from wam.backbones.conv import ConvEncoder, random_shift
 from wam.backbones.mlp import FiLMResMLP
 from wam.data.cache import DataSpec, WindowSpec
+from wam.data.language import EMBEDDING_DIM
 from wam.data.normalize import Normalizer
 from wam.errors import require
 from wam.models.base import ModelConfig, WamModel, register
@@ -41,6 +42,8 @@ class FlowPolicyConfig(ModelConfig):
     """width of the conditioning vector (image + proprio + task)"""
     task_embedding_dim: int = 64
     """learned task-id embedding width"""
+    instruction_embedding: bool = False
+    """also condition on an offline MiniLM sentence embedding of the instruction (needs wam[language])"""
     width: int = 512
     """velocity MLP width"""
     depth: int = 3
@@ -63,6 +66,9 @@ class FlowPolicyConfig(ModelConfig):
         require(self.sampling_steps >= 1, f"sampling_steps must be >= 1, got {self.sampling_steps}")
         require(self.shift_pad >= 0, f"shift_pad must be >= 0, got {self.shift_pad}")
         require(len(self.encoder_channels) >= 1, "encoder_channels must name at least one stage")
+        for name in ("image_features", "cond_dim", "task_embedding_dim", "width", "depth"):
+            require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        require(all(c >= 1 for c in self.encoder_channels), f"encoder_channels must be >= 1, got {self.encoder_channels}")
 
 
 class ObservationEncoder(nn.Module):
@@ -72,13 +78,21 @@ class ObservationEncoder(nn.Module):
         super().__init__()
         self.images = ConvEncoder(spec.image_shape[0], tuple(cfg.encoder_channels), cfg.image_features)
         self.task = nn.Embedding(max(1, len(spec.task_names)), cfg.task_embedding_dim)
+        self.instruction = None
+        if cfg.instruction_embedding:
+            # Filled by `set_instruction_embeddings` before training; saved in the checkpoint.
+            self.register_buffer("instruction_table", torch.zeros(len(spec.task_names), EMBEDDING_DIM))
+            self.instruction = nn.Linear(EMBEDDING_DIM, cfg.task_embedding_dim)
         in_dim = cfg.image_history * cfg.image_features + cfg.n_obs_steps * spec.state_dim + cfg.task_embedding_dim
         self.fuse = nn.Sequential(nn.Linear(in_dim, cfg.cond_dim), nn.SiLU(), nn.Linear(cfg.cond_dim, cfg.cond_dim))
 
     def forward(self, images: torch.Tensor, state: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
         b, to = images.shape[:2]
         feats = self.images(images.flatten(0, 1)).view(b, to, -1)  # (B, To, D)
-        x = torch.cat([feats.flatten(1), state.flatten(1), self.task(task)], dim=-1)
+        task_code = self.task(task)
+        if self.instruction is not None:  # the task id stays beside the sentence embedding
+            task_code = task_code + self.instruction(self.instruction_table[task])
+        x = torch.cat([feats.flatten(1), state.flatten(1), task_code], dim=-1)
         return self.fuse(x)
 
 
@@ -115,6 +129,12 @@ class FlowPolicy(WamModel):
         if self.spec.state_dim:
             self.state_norm.set_stats(stats["state"])
         self.action_norm.set_stats(stats["action"])
+
+    def set_instruction_embeddings(self, table: torch.Tensor) -> None:
+        """(num_tasks, 384) sentence embeddings of `spec.task_names`, in task_index order."""
+        if self.encoder.instruction is None:
+            return
+        self.encoder.instruction_table.copy_(torch.as_tensor(table, dtype=torch.float32))
 
     def condition(self, obs: dict[str, torch.Tensor], augment: bool = False) -> torch.Tensor:
         images = obs["image"][:, -self.config.image_history :]  # (B, Ti, H, W, 3)

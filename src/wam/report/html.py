@@ -38,9 +38,12 @@ def load_result(path: Path) -> dict:
     if path.is_dir():
         path = path / "eval.json"
     result = read_json(path, "eval result")
-    for key in ("model", "protocol", "per_task", "mean_success", "latency_ms"):
+    for key in ("model", "anatomy", "protocol", "per_task", "mean_success", "pooled_ci95", "latency_ms", "params"):
         if key not in result:
             raise WamError(f"{path} is not a wam eval result (missing '{key}')")
+    missing = [t for t in result["protocol"].get("tasks", []) if t not in result["per_task"]]
+    if missing:
+        raise WamError(f"{path} is corrupt: no per-task result for {missing}")
     result["_path"] = path
     return result
 
@@ -98,7 +101,36 @@ def build_report(cfg: ReportConfig) -> Path:
     ]
     with atomic_path(cfg.out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    with atomic_path(cfg.out / "results.md") as tmp:
+        tmp.write_text(markdown_tables(results))
     return cfg.out / "index.html"
+
+
+def markdown_tables(results: list[dict]) -> str:
+    """The README's tables, generated from the same results as the HTML page."""
+    ranked = sorted(results, key=lambda r: -r["mean_success"])
+    lines = [
+        "| model | kind · coupling | mean success | 95% CI (pooled) | latency p50 / p95 (ms per call) | params | training time | samples seen |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in ranked:
+        p = r["protocol"]
+        lo, hi = r["pooled_ci95"]
+        lines.append(
+            f"| {r['model']} | {r['anatomy'].get('kind', '')} · {r['anatomy'].get('coupling', '')} | "
+            f"**{_pct(r['mean_success'])}** | {_pct(lo)} – {_pct(hi)} | "
+            f"{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f} | {r['params'] / 1e6:.2f}M | "
+            f"{(p.get('training_seconds') or 0) / 60:.0f} min | {p.get('training_samples_seen') or '–'} |"
+        )
+    tasks = results[0]["protocol"]["tasks"]
+    lines += ["", "| task | " + " | ".join(r["model"] for r in ranked) + " |", "|---|" + "---|" * len(ranked)]
+    for t in tasks:
+        cells = [
+            f"{_pct(r['per_task'][t]['success'])} [{100 * r['per_task'][t]['ci95'][0]:.0f}, {100 * r['per_task'][t]['ci95'][1]:.0f}]"
+            for r in ranked
+        ]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _pct(x: float) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from wam.data.io import atomic_path, write_json
+from wam.data.io import atomic_path, read_json, write_json
 from wam.envs.metaworld import CAMERAS, MAX_PATH_LENGTH, instruction_for, resolve_tasks
 from wam.envs.seeds import SPLITS, episode_seeds
 from wam.envs.shifts import SHIFTS
@@ -158,7 +158,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         if text not in spec.task_names:
             raise WamError(f"model was not trained on task '{task}'; its tasks: {', '.join(trained_tasks) or spec.task_names}")
         task_index[task] = spec.task_names.index(text)
-    camera = cfg.camera or data_info.get("camera", "corner2")
+    camera = cfg.camera or data_info.get("camera") or "corner2"
     resolution = spec.image_shape[0]
     require(spec.image_shape[0] == spec.image_shape[1] and spec.image_shape[2] == 3, f"model expects {spec.image_shape} images; Meta-World renders square RGB")
     require(spec.action_dim == 4, f"model outputs {spec.action_dim}-d actions; Meta-World takes 4-d actions")
@@ -196,7 +196,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     cfg.out.mkdir(parents=True, exist_ok=True)
     protocol_path = cfg.out / "protocol.json"
     if protocol_path.exists():
-        previous = json.loads(protocol_path.read_text())
+        previous = read_json(protocol_path, "evaluation protocol")
         changed = [k for k in protocol if k not in ("versions", "machine") and previous.get(k) != protocol[k]]
         if changed:
             raise WamError(f"{cfg.out} holds episodes of another protocol (differs in {', '.join(changed)}); pass --overwrite or another --out")
@@ -271,7 +271,10 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
         "latency_ms": latency_summary(latencies),
         "params": model.num_parameters(),
         "videos": sorted((r["video"] for r in records if r.get("video")), key=lambda v: v["mp4"]),
-        "episodes": [{k: r[k] for k in ("task", "seed", "success", "steps", "calls")} for r in records],
+        "successes_at_reset": sum(bool(r.get("success_at_reset")) for r in records),
+        "episodes": [
+            {k: r.get(k) for k in ("task", "seed", "success", "steps", "calls", "success_at_reset")} for r in records
+        ],
     }
 
 

@@ -37,12 +37,20 @@ class EpisodeResult:
     seed: int
     success: bool
     steps: int  # steps executed (to success, or max_steps)
+    success_at_reset: bool = False  # counted like any success (Meta-World convention), but reported
     latencies: list[float] = field(default_factory=list)  # seconds per model call, pre-processing included
     frames: list[np.ndarray] = field(default_factory=list)  # only when recording
     final_state: list[float] = field(default_factory=list)
 
     def record(self) -> dict:
-        return {"task": self.task, "seed": self.seed, "success": self.success, "steps": self.steps, "calls": len(self.latencies)}
+        return {
+            "task": self.task,
+            "seed": self.seed,
+            "success": self.success,
+            "steps": self.steps,
+            "calls": len(self.latencies),
+            "success_at_reset": self.success_at_reset,
+        }
 
 
 def run_episode(
@@ -58,9 +66,9 @@ def run_episode(
     generator = torch.Generator().manual_seed(sampling_seed * 1_000_003 + seed)
     model.reset()
     regime.reset()
-    obs, _ = env.reset(seed=seed)
+    obs, reset_info = env.reset(seed=seed)
     history = deque([obs] * model.window.n_obs_steps, maxlen=model.window.n_obs_steps)
-    result = EpisodeResult(env.task, seed, False, 0)
+    result = EpisodeResult(env.task, seed, False, 0, success_at_reset=bool(reset_info["success"]))
     if record_video:
         result.frames.append(obs["image"])
     for step in range(max_steps):

@@ -88,12 +88,12 @@ def read_model_config(folder: str | Path) -> dict:
 
 def build_model(meta: dict) -> WamModel:
     cls = model_class(meta["model"])
-    config = config_from_json(cls.config_class, meta["config"])
     try:
+        config = config_from_json(cls.config_class, meta["config"])
         spec = DataSpec.from_json(meta["data_spec"])
-    except TypeError as e:
-        raise WamError(f"checkpoint data_spec is corrupt: {e}") from None
-    return cls(config, spec)
+        return cls(config, spec)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise WamError(f"checkpoint config is corrupt or inconsistent: {type(e).__name__}: {e}") from None
 
 
 def load_state_strict(model: WamModel, tensors: dict[str, torch.Tensor], source: str) -> None:

@@ -30,7 +30,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from wam.data.cache import TrainingCache, label_mask
-from wam.data.io import read_json, write_json
+from wam.data.io import read_json, remove_owned_dir, write_json
 from wam.errors import WamError, require
 from wam.models.base import WamModel, model_class
 from wam.train.checkpoint import (
@@ -74,6 +74,8 @@ class TrainConfig:
     """EMA decay of the weights used for evaluation (0 disables EMA)"""
     seed: int = 0
     """seed for initialisation, data order and augmentation"""
+    label_seed: int = 0
+    """seed of which episodes keep their labels (separate from --seed, so seed sweeps keep the split)"""
     label_fraction: float = 1.0
     """share of each task's episodes that keep action labels; the rest are action-free"""
     labelled_per_task: int = 0
@@ -104,6 +106,15 @@ class TrainConfig:
         require(0 < self.label_fraction <= 1, f"label fraction must be in (0, 1], got {self.label_fraction}")
         require(self.labelled_per_task >= 0, f"labelled_per_task must be >= 0, got {self.labelled_per_task}")
         require(self.log_every >= 1 and self.checkpoint_every >= 1, "log_every and checkpoint_every must be >= 1")
+        require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        require(self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}")
+        require(self.threads >= 0, f"threads must be >= 0, got {self.threads}")
+        require(
+            self.device == "cpu" or self.device.startswith("cuda"),
+            f"unknown device '{self.device}'; valid: cpu, cuda, cuda:N",
+        )
         model_class(self.model)  # unknown model names fail here, listing the valid ones
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise WamError(f"device '{self.device}' requested but no CUDA GPU is available")
@@ -127,6 +138,8 @@ def build_model_config(name: str, overrides: tuple[str, ...]):
         current = getattr(default, key)
         try:
             if isinstance(current, bool):
+                if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                    raise ValueError(raw)
                 values[key] = raw.lower() in ("1", "true", "yes")
             elif isinstance(current, tuple):
                 values[key] = tuple(type(current[0])(v) for v in raw.split(","))
@@ -180,29 +193,45 @@ class Trainer:
         self.rank = int(os.environ.get("RANK", "0"))
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
-        threads = cfg.threads or max(1, (os.cpu_count() or 1) // self.world)
-        torch.set_num_threads(threads)
-        torch.manual_seed(cfg.seed)
-        self.device = torch.device(cfg.device)
-        self.cache = TrainingCache(cfg.dataset, image_key=cfg.image_key or None)
+        self.threads = cfg.threads or max(1, (os.cpu_count() or 1) // self.world)
+        torch.set_num_threads(self.threads)
+        torch.manual_seed(cfg.seed)  # same initial weights on every rank
+        device = cfg.device
+        if device == "cuda" and self.world > 1:
+            device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+        self.device = torch.device(device)
+        if self.rank == 0:  # one process decodes the cache; the others wait, then map it
+            self.cache = TrainingCache(cfg.dataset, image_key=cfg.image_key or None)
+        if self.world > 1:
+            dist.barrier()
+        if self.rank != 0:
+            self.cache = TrainingCache(cfg.dataset, image_key=cfg.image_key or None)
         cls = model_class(cfg.model)
         model_cfg = build_model_config(cfg.model, cfg.model_overrides)
         self.model: WamModel = cls(model_cfg, self.cache.spec()).to(self.device)
+        # Frames whose action labels the model may read: the dataset's own action-free flags and
+        # the label-fraction study both withhold labels.
         self.labelled = label_mask(
-            self.cache, cfg.label_fraction, cfg.labelled_per_task or None, seed=cfg.seed
-        )
+            self.cache, cfg.label_fraction, cfg.labelled_per_task or None, seed=cfg.label_seed
+        ) & self.cache.episode_labelled[self.cache.episode_index]
         if cls.needs_action_labels:
-            usable = np.flatnonzero(self.labelled & self.cache.episode_labelled[self.cache.episode_index])
+            usable = np.flatnonzero(self.labelled)
             if len(usable) == 0:
                 raise WamError(f"model '{cfg.model}' needs action labels, but no episode in {cfg.dataset} has them")
         else:
             usable = np.arange(len(self.cache))
         self.model.set_normalization(self.cache.stats(labelled_only=self.labelled))
+        if getattr(model_cfg, "instruction_embedding", False):
+            from wam.data.language import embed_instructions
+
+            self.model.set_instruction_embeddings(torch.from_numpy(embed_instructions(self.cache.spec().task_names)))
         self.ddp_model = (
             torch.nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
         )
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        # Each rank draws its own noise and augmentation (the same seed would correlate them).
+        torch.manual_seed(cfg.seed + 1000 * self.rank)
         self.sampler = EpochSampler(usable, cfg.batch_size, cfg.seed, self.rank, self.world)
         self.step, self.elapsed = 0, 0.0
         self.ckpt_dir = cfg.out / "checkpoints"
@@ -217,6 +246,7 @@ class Trainer:
             "train_seconds": round(self.elapsed, 1),
             "global_batch": self.global_batch,
             "world_size": self.world,
+            "threads": self.threads,
             "labelled_episodes": int(len(np.unique(self.cache.episode_index[self.labelled]))),
             "total_episodes": int(self.cache.num_episodes),
             "train_config": json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)),
@@ -233,6 +263,8 @@ class Trainer:
         if self.rank != 0:
             return
         folder = self.ckpt_dir / f"step-{self.step:08d}"
+        if folder.exists():  # this step is saved already (periodic save, then the final one)
+            return
         tmp = folder.with_name(folder.name + ".tmp")
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -249,14 +281,13 @@ class Trainer:
                 "step": self.step,
                 "elapsed": self.elapsed,
                 "sampler": self.sampler.state(),
+                "world_size": self.world,
                 "param_groups": opt["param_groups"],
                 "model": self.cfg.model,
                 "model_config": _config_to_json(self.model.config),
                 "train_config": json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)),
             },
         )
-        if folder.exists():
-            shutil.rmtree(folder)
         os.replace(tmp, folder)
         write_json(self.ckpt_dir / "latest.json", {"folder": folder.name, "step": self.step})
         for old in self.ckpt_dir.glob("step-*"):  # keep the newest two
@@ -274,15 +305,28 @@ class Trainer:
         saved_cfg = config_from_json(self.model.config_class, state["model_config"])
         if saved_cfg != self.model.config:
             raise WamError(f"{self.cfg.out} was trained with another model config; use --overwrite or another --out")
+        saved_train = state.get("train_config", {})
+        now = json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str))
+        for key in ("dataset", "batch_size", "seed", "label_seed", "label_fraction", "labelled_per_task", "image_key"):
+            if saved_train.get(key) != now.get(key):
+                raise WamError(
+                    f"{self.cfg.out} was trained with {key}={saved_train.get(key)!r}, not {now.get(key)!r}; "
+                    "resume with the same settings, or use --overwrite or another --out"
+                )
+        if state.get("world_size", 1) != self.world:
+            raise WamError(f"{self.cfg.out} was trained with {state.get('world_size', 1)} process(es), not {self.world}")
         load_state_strict(self.model, load_tensors(folder / "model.safetensors"), f"checkpoint {folder}")
-        self.ema = load_tensors(folder / "ema.safetensors")
+        self.ema = {k: v.to(self.device) for k, v in load_tensors(folder / "ema.safetensors").items()}
         tensors = load_tensors(folder / "optimizer.safetensors")
         torch.set_rng_state(tensors.pop("torch_rng"))
         opt_state: dict = {}
         for key, value in tensors.items():
             idx, name = key.split(".", 1)
             opt_state.setdefault(int(idx), {})[name] = value
-        self.optimizer.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})
+        try:
+            self.optimizer.load_state_dict({"state": opt_state, "param_groups": state["param_groups"]})
+        except (KeyError, ValueError) as e:
+            raise WamError(f"optimizer state in {folder} does not match the model: {e}") from None
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.sampler.load(state["sampler"])
         return True
@@ -331,8 +375,8 @@ class Trainer:
     def run(self) -> Path:
         cfg = self.cfg
         final = cfg.out / "model"
-        if cfg.overwrite and self.rank == 0 and cfg.out.exists():
-            shutil.rmtree(cfg.out)
+        if cfg.overwrite and self.rank == 0:
+            remove_owned_dir(cfg.out, ("checkpoints", "metrics.csv", "model/config.json"), "training run")
         if self.world > 1:
             dist.barrier()
         resumed = self.try_resume()
@@ -340,7 +384,7 @@ class Trainer:
             print(f"run already finished: {final} (pass --overwrite to train again)")
             return final
         cfg.out.mkdir(parents=True, exist_ok=True)
-        logger = RunLogger(cfg.out, enabled=self.rank == 0)
+        logger = RunLogger(cfg.out, enabled=self.rank == 0, resume_step=self.step)
         if self.rank == 0:
             logger.text(
                 f"{'resumed at step ' + str(self.step) if resumed else 'training'} {cfg.model}: "
@@ -348,8 +392,9 @@ class Trainer:
                 f"({self.world} process(es) x {cfg.batch_size}), {len(self.sampler.indices)} usable frames, "
                 f"budget {cfg.steps or '-'} steps / {cfg.minutes or '-'} min"
             )
+        # Ctrl-C and SIGTERM set a flag: the current step finishes, so the checkpoint is consistent.
         stop = {"now": False}
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        handlers = {sig: signal.signal(sig, lambda *_: stop.update(now=True)) for sig in (signal.SIGINT, signal.SIGTERM)}
         bar = tqdm(total=cfg.steps or None, initial=self.step, desc="train", unit="step", disable=self.rank != 0)
         self.model.train()
         window_t, window_steps = time.perf_counter(), 0
@@ -377,7 +422,8 @@ class Trainer:
             stop["now"] = True
         finally:
             bar.close()
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
         self.save_checkpoint()
         if stop["now"]:
             logger.text(f"interrupted at step {self.step}; rerun the same command to resume")
@@ -396,7 +442,7 @@ class Trainer:
 class RunLogger:
     """CSV (metrics.csv) and TensorBoard (tb/) logs, written by rank 0 only."""
 
-    def __init__(self, out: Path, enabled: bool = True):
+    def __init__(self, out: Path, enabled: bool = True, resume_step: int = 0):
         self.enabled = enabled
         self.csv_path = out / "metrics.csv"
         self.writer = None
@@ -406,8 +452,19 @@ class RunLogger:
 
             self.writer = SummaryWriter(str(out / "tb"))
             if self.csv_path.exists():
-                with open(self.csv_path) as f:
-                    self.fields = next(csv.reader(f), None)
+                # Rows logged after the checkpoint we resume from (and a half-written last row)
+                # would be logged again: keep only complete rows up to the resumed step.
+                with open(self.csv_path, newline="") as f:
+                    rows = list(csv.reader(f))
+                self.fields = rows[0] if rows else None
+                keep = [r for r in rows[1:] if self.fields and len(r) == len(self.fields) and r[0].isdigit() and int(r[0]) <= resume_step]
+                from wam.data.io import atomic_path
+
+                with atomic_path(self.csv_path) as tmp, open(tmp, "w", newline="") as f:
+                    writer = csv.writer(f)
+                    if self.fields:
+                        writer.writerow(self.fields)
+                    writer.writerows(keep)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         if not self.enabled:
