@@ -103,3 +103,15 @@ def test_names_are_validated():
         MetaWorldEnv("reach-v3", camera="ceiling")
     with pytest.raises(WamError, match="unknown visual shift"):
         MetaWorldEnv("reach-v3", shift="fog")
+
+
+def test_closing_one_env_does_not_blacken_another():
+    """The failure the guard exists for: a freed GL context used to make later frames all zero."""
+    first = MetaWorldEnv("reach-v3", resolution=32)
+    first.reset(seed=0)
+    second = MetaWorldEnv("push-v3", resolution=32)
+    second.reset(seed=0)
+    second.close()
+    obs, _ = first.reset(seed=1)  # would raise WamError("all-black") without the context fix
+    assert obs["image"].max() > 0
+    first.close()
