@@ -49,6 +49,14 @@ class Regime(str, Enum):
     INTERACTIVE = "interactive"
 
 
+class FutureUse(str, Enum):
+    """How a predicted future reaches the action path: the survey's boundary rule (§1)."""
+
+    CONSUMED = "consumed by the action path at inference"
+    SCORES = "scores or verifies candidate actions"
+    TRAINED_RETAINED = "trained an action representation that is retained"
+
+
 @dataclass(frozen=True)
 class Anatomy:
     substrate: Substrate
@@ -57,6 +65,7 @@ class Anatomy:
     regimes: tuple[Regime, ...]
     action_representation: str = "continuous chunk"
     lineage: str = ""
+    future_use: tuple[FutureUse, ...] = ()  # empty for a policy
 
     @property
     def is_wam(self) -> bool:
@@ -66,5 +75,6 @@ class Anatomy:
         d = asdict(self)
         d["substrate"], d["coupling"], d["backbone"] = self.substrate.value, self.coupling.value, self.backbone.value
         d["regimes"] = [r.value for r in self.regimes]
+        d["future_use"] = [f.value for f in self.future_use]
         d["kind"] = "WAM" if self.is_wam else "policy"
         return d

@@ -1,0 +1,75 @@
+"""The boundary rule: a WAM's predicted future must reach its actions; a discarded head fails."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from wam.anatomy import Anatomy, Backbone, Coupling, FutureUse, Regime, Substrate
+from wam.data.cache import DataSpec
+from wam.errors import WamError
+from wam.models import MODELS
+from wam.models.base import ModelConfig, WamModel
+from wam.models.boundary import check_boundary
+
+SPEC = DataSpec("observation.image", (16, 16, 3), "observation.state", 4, "action", 4, 80, ("a", "b"))
+OBS = {
+    "image": torch.randint(0, 255, (2, 2, 16, 16, 3), dtype=torch.uint8),
+    "state": torch.randn(2, 2, 4),
+    "task_index": torch.tensor([0, 1]),
+}
+
+
+class ToyWam(WamModel):
+    """Predicts a 'future' from the image, then acts from the image (and, if wired, the future)."""
+
+    name = "toy"
+    config_class = ModelConfig
+
+    def __init__(self, use_future: bool, shared_trunk: bool, future_use: tuple[FutureUse, ...]):
+        super().__init__(ModelConfig(), SPEC)
+        self.anatomy = Anatomy(Substrate.PIXEL, Coupling.POST_PREDICTION_HEAD, Backbone.MLP, (Regime.CHUNKED,), future_use=future_use)
+        self.use_future, self.shared = use_future, shared_trunk
+        self.trunk = nn.Linear(16 * 16 * 3, 8)
+        self.future_head = nn.Linear(8, 8)
+        self.action_head = nn.Linear(16, 4 * 4)
+
+    def future_parameters(self):
+        yield from self.future_head.named_parameters(prefix="future_head")
+        if self.shared:
+            yield from self.trunk.named_parameters(prefix="trunk")
+
+    def action_parameters(self):
+        yield from self.trunk.named_parameters(prefix="trunk")
+        yield from self.action_head.named_parameters(prefix="action_head")
+
+    def act(self, observation, generator=None):
+        h = self.trunk(observation["image"][:, -1].flatten(1).float() / 255)
+        future = self.future_head(h) if self.use_future else torch.zeros_like(h)
+        return self.action_head(torch.cat([h, future], -1)).view(-1, 4, 4)
+
+
+def test_a_wam_whose_future_reaches_the_action_passes():
+    check_boundary(ToyWam(use_future=True, shared_trunk=False, future_use=(FutureUse.CONSUMED,)), OBS)
+    check_boundary(ToyWam(use_future=False, shared_trunk=True, future_use=(FutureUse.TRAINED_RETAINED,)), OBS)
+
+
+def test_a_discarded_future_head_is_rejected():
+    with pytest.raises(WamError, match="future head is discarded"):
+        check_boundary(ToyWam(use_future=False, shared_trunk=False, future_use=(FutureUse.CONSUMED,)), OBS)
+    with pytest.raises(WamError, match="no parameter is shared"):
+        check_boundary(ToyWam(use_future=False, shared_trunk=False, future_use=(FutureUse.TRAINED_RETAINED,)), OBS)
+    with pytest.raises(WamError, match="declares no future use"):
+        check_boundary(ToyWam(use_future=True, shared_trunk=True, future_use=()), OBS)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_registered_model_passes_the_boundary_check(name):
+    cls = MODELS[name]
+    model = cls(cls.config_class(), SPEC)
+    check_boundary(model, OBS)
+    if name == "flow-policy":
+        assert not model.anatomy.is_wam  # the baseline is a policy, not a WAM
