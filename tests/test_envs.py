@@ -115,3 +115,15 @@ def test_closing_one_env_does_not_blacken_another():
     obs, _ = first.reset(seed=1)  # would raise WamError("all-black") without the context fix
     assert obs["image"].max() > 0
     first.close()
+
+
+def test_window_close_is_not_successful_at_reset():
+    """Meta-World's evaluate_state says window-close succeeds before any step; the wrapper must not."""
+    env = MetaWorldEnv("window-close-v3", resolution=16)
+    try:
+        _, info = env.reset(seed=0)
+        assert "success" not in info
+        _, _, _, _, info = env.step(np.zeros(4))
+        assert info["success"] is False
+    finally:
+        env.close()

@@ -111,6 +111,8 @@ def test_collected_dataset_metadata(tiny_dataset):
     for task, v in extra["per_task"].items():
         assert v["kept"] == 3 and 0 < v["expert_success_rate"] <= 1
         assert "rejected_seeds" in v and "success_at_reset_seeds" in v
+    flags, lengths = ds.episode_column("wam/success_at_reset"), ds.episode_column("length")
+    assert flags == [n == 1 for n in lengths]  # observable: success after the first step
     seeds = ds.episode_column("wam/seed")
     assert all(s < 1_000_000 for s in seeds)  # the 'train' split only
     assert ds.features["observation.image"]["shape"] == [64, 64, 3]

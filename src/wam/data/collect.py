@@ -114,7 +114,6 @@ def run_expert_episode(task: str, seed: int, cfg: dict) -> dict:
     env = _get_env(task, cfg)
     expert = ScriptedExpert(task)
     obs, info = env.reset(seed=seed)
-    success_at_reset = bool(info["success"])
     images, states, actions, rewards, successes = [], [], [], [], []
     success, crashed = False, False
     for _ in range(cfg["max_steps"]):
@@ -137,7 +136,8 @@ def run_expert_episode(task: str, seed: int, cfg: dict) -> dict:
         "rewards": np.asarray(rewards, np.float32),
         "successes": np.asarray(successes, bool),
         "success": success,
-        "success_at_reset": success_at_reset,
+        # Observable definition: the task reported success after the very first step.
+        "success_at_reset": success and len(actions) == 1,
         "crashed": crashed,
     }
 

@@ -165,7 +165,9 @@ class MetaWorldEnv(gym.Env):
         self._state = np.asarray(state, dtype=np.float64)
         self._steps = 0
         obs = self._observation()
-        info = {"privileged_state": self._state.copy(), "seed": self.seed_value, "success": self._success_now()}
+        # No "success" here: Meta-World's evaluate_state before the first step is unreliable
+        # (window-close reports success at every reset). Success is read after steps only.
+        info = {"privileged_state": self._state.copy(), "seed": self.seed_value}
         return obs, info
 
     def step(self, action: np.ndarray):
@@ -200,13 +202,6 @@ class MetaWorldEnv(gym.Env):
         """The full 39-d Meta-World state. Experts and probes only; never a model input."""
         assert self._state is not None
         return self._state
-
-    def _success_now(self) -> bool:
-        try:
-            _, info = self._env.evaluate_state(self._state, np.zeros(ACTION_DIM))
-            return bool(info.get("success", 0.0) >= 1.0)
-        except Exception:  # evaluate_state needs a prior step in some tasks
-            return False
 
     def _observation(self) -> dict[str, Any]:
         return {

@@ -37,7 +37,7 @@ class EpisodeResult:
     seed: int
     success: bool
     steps: int  # steps executed (to success, or max_steps)
-    success_at_reset: bool = False  # counted like any success (Meta-World convention), but reported
+    success_at_reset: bool = False  # success after the first step: counted (Meta-World convention), but reported
     latencies: list[float] = field(default_factory=list)  # seconds per model call, pre-processing included
     frames: list[np.ndarray] = field(default_factory=list)  # only when recording
     final_state: list[float] = field(default_factory=list)
@@ -66,9 +66,9 @@ def run_episode(
     generator = torch.Generator().manual_seed(sampling_seed * 1_000_003 + seed)
     model.reset()
     regime.reset()
-    obs, reset_info = env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed)
     history = deque([obs] * model.window.n_obs_steps, maxlen=model.window.n_obs_steps)
-    result = EpisodeResult(env.task, seed, False, 0, success_at_reset=bool(reset_info["success"]))
+    result = EpisodeResult(env.task, seed, False, 0)
     if record_video:
         result.frames.append(obs["image"])
     for step in range(max_steps):
@@ -84,6 +84,7 @@ def run_episode(
             result.frames.append(obs["image"])
         if info["success"]:
             result.success = True
+            result.success_at_reset = step == 0
             break
         if truncated:
             break
