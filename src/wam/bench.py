@@ -114,7 +114,7 @@ def _ensure_dataset(cfg: BenchConfig) -> Path:
     return small
 
 
-def bench_training(cfg: BenchConfig, dataset: Path) -> dict:
+def bench_training(cfg: BenchConfig, dataset: Path) -> tuple[dict, object]:
     from wam.train.trainer import TrainConfig, Trainer
 
     out = Path(tempfile.mkdtemp(prefix="wam-bench-train-"))

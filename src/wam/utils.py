@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-import random
 from importlib import metadata
-
-import numpy as np
 
 
 def package_versions() -> dict[str, str]:
@@ -31,14 +28,6 @@ def limit_threads(n: int) -> None:
     import torch
 
     torch.set_num_threads(n)
-
-
-def seed_everything(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def worker_init(threads: int = 1) -> None:

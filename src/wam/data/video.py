@@ -66,18 +66,3 @@ def iter_mp4(path: str | Path):
                 yield frame.to_ndarray(format="rgb24")
     except av.error.FFmpegError as e:
         raise WamError(f"video file is corrupt: {path}: {e}") from None
-
-
-def read_mp4(path: str | Path) -> np.ndarray:
-    """Decode every frame of an mp4 to uint8 (T, H, W, 3)."""
-    path = Path(path)
-    if not path.is_file():
-        raise WamError(f"video file not found: {path}")
-    try:
-        with av.open(str(path)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    except av.error.FFmpegError as e:
-        raise WamError(f"video file is corrupt: {path}: {e}") from None
-    if not frames:
-        raise WamError(f"video file has no frames: {path}")
-    return np.stack(frames)
