@@ -102,3 +102,12 @@ def test_report_refuses_mixed_protocols(tmp_path):
         build_report(ReportConfig(results=[tmp_path / "a", tmp_path / "b"], out=tmp_path / "r"))
     path = build_report(ReportConfig(results=[tmp_path / "a"], out=tmp_path / "r"))
     assert "50.0%" in path.read_text()
+
+
+def test_overwrite_never_wipes_a_folder_wam_did_not_write(tiny_checkpoint, tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("years of work")
+    with pytest.raises(WamError, match="refusing to overwrite"):
+        evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=precious, episodes=1, workers=1, action_steps=4, overwrite=True))
+    assert (precious / "chapter1.tex").exists()

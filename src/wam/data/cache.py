@@ -150,11 +150,10 @@ class TrainingCache:
             np.save(tmp / f"{name}.npy", value)
         h, w, c = ds.features[self.image_key]["shape"]
         images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(n, h, w, c))
-        starts = dict(zip(ds.episode_column("episode_index"), ds.episode_column("dataset_from_index")))
         for ep, frames in tqdm(ds.iter_images(self.image_key), total=ds.info["total_episodes"], desc="cache", unit="ep"):
             if frames.shape[1:] != (h, w, c):
                 raise WamError(f"episode {ep}: images are {frames.shape[1:]}, meta/info.json says {(h, w, c)}")
-            start = starts[ep]
+            start = starts_here[ep]  # validated above against meta/episodes
             images[start : start + len(frames)] = frames
         images.flush()
         del images

@@ -115,7 +115,7 @@ def run_expert_episode(task: str, seed: int, cfg: dict) -> dict:
     expert = ScriptedExpert(task)
     obs, info = env.reset(seed=seed)
     images, states, actions, rewards, successes = [], [], [], [], []
-    success, crashed = False, False
+    success = False
     for _ in range(cfg["max_steps"]):
         action = expert(info["privileged_state"])
         images.append(obs["image"])
@@ -138,7 +138,6 @@ def run_expert_episode(task: str, seed: int, cfg: dict) -> dict:
         "success": success,
         # Observable definition: the task reported success after the very first step.
         "success_at_reset": success and len(actions) == 1,
-        "crashed": crashed,
     }
 
 

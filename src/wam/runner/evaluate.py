@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from wam.data.io import atomic_path, read_json, write_json
+from wam.data.io import atomic_path, read_json, remove_owned_dir, write_json
 from wam.envs.metaworld import CAMERAS, MAX_PATH_LENGTH, instruction_for, resolve_tasks
 from wam.envs.seeds import SPLITS, episode_seeds
 from wam.envs.shifts import SHIFTS
@@ -189,10 +189,8 @@ def evaluate(cfg: EvalConfig) -> dict:
         "versions": package_versions(),
         "machine": machine_description(),
     }
-    if cfg.overwrite and cfg.out.exists():
-        import shutil
-
-        shutil.rmtree(cfg.out)
+    if cfg.overwrite:  # same guard as `wam train --overwrite`: never wipe a folder wam did not write
+        remove_owned_dir(cfg.out, ("protocol.json", "episodes.jsonl", "eval.json"), "evaluation folder")
     cfg.out.mkdir(parents=True, exist_ok=True)
     protocol_path = cfg.out / "protocol.json"
     if protocol_path.exists():

@@ -30,7 +30,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from wam.data.cache import TrainingCache, label_mask
-from wam.data.io import read_json, remove_owned_dir, write_json
+from wam.data.io import atomic_path, read_json, remove_owned_dir, write_json
 from wam.errors import WamError, require
 from wam.models.base import WamModel, model_class
 from wam.train.checkpoint import (
@@ -458,8 +458,6 @@ class RunLogger:
                     rows = list(csv.reader(f))
                 self.fields = rows[0] if rows else None
                 keep = [r for r in rows[1:] if self.fields and len(r) == len(self.fields) and r[0].isdigit() and int(r[0]) <= resume_step]
-                from wam.data.io import atomic_path
-
                 with atomic_path(self.csv_path) as tmp, open(tmp, "w", newline="") as f:
                     writer = csv.writer(f)
                     if self.fields:
