@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -125,5 +126,31 @@ def test_window_close_is_not_successful_at_reset():
         assert "success" not in info
         _, _, _, _, info = env.step(np.zeros(4))
         assert info["success"] is False
+    finally:
+        env.close()
+
+
+def _goal_marker_pixels(env: MetaWorldEnv) -> set[tuple[int, int]]:
+    """Pixels that change when the goal site is hidden: where the frame draws the goal marker."""
+    model = env._env.model
+    site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "goal")
+    shown = env.render().astype(int)
+    rgba = model.site_rgba[site].copy()
+    model.site_rgba[site] = 0.0
+    hidden = env.render().astype(int)
+    model.site_rgba[site] = rgba
+    return set(map(tuple, np.argwhere(np.abs(shown - hidden).sum(-1) > 0).tolist()))
+
+
+def test_reset_frame_draws_this_episodes_goal():
+    """Meta-World leaves the goal site's derived position stale at reset; reach's goal is only
+    visible as that marker, so the reset frame must already draw it where the episode has it."""
+    env = MetaWorldEnv("reach-v3")
+    try:
+        for seed in (3, 11):
+            env.reset(seed=seed)
+            at_reset = _goal_marker_pixels(env)
+            env.step(np.zeros(4))  # a step recomputes positions; the goal itself never moves
+            assert at_reset and at_reset == _goal_marker_pixels(env)
     finally:
         env.close()

@@ -162,6 +162,10 @@ class MetaWorldEnv(gym.Env):
         self.seed_value = int(seed)
         self._env.seed(self.seed_value)  # seeds Meta-World's own initial-condition generator
         state, info = self._env.reset()
+        # Meta-World moves the goal site in model.site_pos but does not recompute the derived
+        # positions, so the reset frame would draw the goal marker where the previous episode
+        # had it. mj_forward updates them without advancing time or touching qpos/qvel.
+        mujoco.mj_forward(self._env.model, self._env.data)
         self._state = np.asarray(state, dtype=np.float64)
         self._steps = 0
         obs = self._observation()
