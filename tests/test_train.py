@@ -87,7 +87,7 @@ def test_checkpoint_mismatch_and_corruption_fail_loudly(tiny_checkpoint, tmp_pat
     with pytest.raises(WamError, match="not found"):
         load_model(tmp_path / "missing")
     tensors = load_tensors(tiny_checkpoint / "model.safetensors")
-    tensors["action_norm.scale"] = torch.full_like(tensors["action_norm.scale"], float("nan"))
+    tensors["head.action_norm.scale"] = torch.full_like(tensors["head.action_norm.scale"], float("nan"))
     from safetensors.torch import save_file
 
     save_file(tensors, str(bad / "model.safetensors"))
@@ -130,7 +130,7 @@ def test_policy_refuses_dataset_without_labels(tiny_dataset, tmp_path, monkeypat
         self.episode_labelled[:] = False
 
     monkeypatch.setattr(TrainingCache, "_load", all_action_free)
-    with pytest.raises(WamError, match="needs action labels"):
+    with pytest.raises(WamError, match="needs action-labelled episodes"):
         Trainer(train_config(tiny_dataset, tmp_path / "r", steps=1))
 
 

@@ -21,13 +21,24 @@ def models_main(cfg: ModelsConfig) -> None:
 
     from wam.models import MODELS
 
-    rows = {name: cls.anatomy.to_json() for name, cls in sorted(MODELS.items())}
+    rows = {}
+    for name, cls in sorted(MODELS.items()):
+        rows[name] = cls.anatomy.to_json()
+        if cls.role != "agent":  # a trained component (e.g. the autoencoder substrate), not a policy
+            rows[name]["kind"] = cls.role
+        rows[name]["runtime_options"] = dict(cls.runtime_options)
+        rows[name]["chunk"] = getattr(cls.config_class(), "chunk", None)
     if cfg.json:
         print(json.dumps(rows, indent=2))
         return
     table = Table(title="registered models")
-    for col in ("name", "kind", "substrate", "coupling", "backbone", "regimes", "lineage"):
+    for col in ("name", "kind", "substrate Φ", "coupling F", "backbone B", "regimes D", "action", "lineage"):
         table.add_column(col)
     for name, a in rows.items():
-        table.add_row(name, a["kind"], a["substrate"], a["coupling"], a["backbone"], ", ".join(a["regimes"]), a["lineage"])
-    Console().print(table)
+        action = a["action_representation"] + (f", K={a['chunk']}" if a["chunk"] else "")
+        table.add_row(
+            name, a["kind"], a["substrate"], a["coupling"], a["backbone"], ", ".join(a["regimes"]), action, a["lineage"]
+        )
+    # wide enough for one line per model when piped (rich falls back to 80 columns)
+    console = Console()
+    Console(width=max(console.width, 170)).print(table)

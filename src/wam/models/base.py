@@ -20,7 +20,7 @@ from torch import nn
 
 from wam.anatomy import Anatomy
 from wam.data.cache import DataSpec, WindowSpec
-from wam.errors import unknown_choice
+from wam.errors import WamError, unknown_choice
 
 MODELS: dict[str, type[WamModel]] = {}
 
@@ -52,6 +52,11 @@ class WamModel(nn.Module):
     config_class: ClassVar[type[ModelConfig]]
     capabilities: ClassVar[frozenset[str]] = frozenset()
     needs_action_labels: ClassVar[bool] = True  # a policy cannot learn from action-free episodes
+    # "agent": acts in the closed loop (a policy or a WAM). "substrate": a trained component that
+    # other models build on (e.g. the autoencoder); it trains with `wam train` but cannot be evaluated.
+    role: ClassVar[str] = "agent"
+    # Knobs that change inference but not the weights, set per evaluation (`wam eval --option k=v`).
+    runtime_options: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: ModelConfig, spec: DataSpec):
         super().__init__()
@@ -74,6 +79,15 @@ class WamModel(nn.Module):
 
     def reset(self) -> None:
         pass
+
+    def set_runtime_option(self, name: str, value: str) -> None:
+        known = ", ".join(sorted(self.runtime_options)) or "none"
+        raise WamError(f"model '{self.name}' has no runtime option {name!r} (it has: {known})")
+
+    def prepare_training(self) -> None:
+        """Called once by the trainer before the first step: load frozen pretrained parts (e.g. an
+        autoencoder substrate named in the config). Loading a saved model never calls it: the
+        frozen parts are inside the model's own checkpoint."""
 
     def set_normalization(self, stats: dict[str, dict]) -> None:
         """Load dataset statistics into the model's normalisers (before training)."""

@@ -6,7 +6,8 @@ action representation that is retained. An auxiliary future loss on a head that 
 does not make a WAM.
 
 Declarations are not trusted: the check perturbs the parameters that the model says produce its
-future (`future_parameters()`) and looks at what happens to the actions.
+future (`future_parameters()`) and looks at what happens to the actions (on a copy whose weights
+are first randomised slightly, so that zero-initialised gates do not hide the wiring).
   - CONSUMED / SCORES: `act` (with the same sampling noise) must change.
   - TRAINED_RETAINED: the future objective must train parameters that the action path also uses
     (`action_parameters()`); a separate head that nothing reads fails.
@@ -42,7 +43,14 @@ def check_boundary(model: WamModel, observation: dict[str, torch.Tensor]) -> Non
     future = dict(model.future_parameters())
     if not future:
         raise WamError(f"WAM '{model.name}' has no future-producing parameters")
-    model = model.eval()
+    # Zero-initialised gates (adaLN-Zero, identity residual blocks) hide the wiring of a fresh
+    # model: open them with a small random perturbation of every weight first, so the check sees
+    # which parameters *can* reach the action, trained or not.
+    model = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(2)
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
     if FutureUse.CONSUMED in anatomy.future_use or FutureUse.SCORES in anatomy.future_use:
         before = _act(model, observation)
         perturbed = copy.deepcopy(model)

@@ -54,3 +54,13 @@ def euler_sample(velocity_fn: VelocityFn, noise: torch.Tensor, steps: int) -> to
         t = torch.full((x.shape[0],), i * dt, device=x.device, dtype=x.dtype)
         x = x + dt * velocity_fn(x, t)
     return x
+
+
+class FlowMatching:
+    """The functions above behind the interface every objective shares (see `wam.objectives`)."""
+
+    def loss(self, fn: VelocityFn, x1, weight=None, generator=None) -> torch.Tensor:
+        return flow_matching_loss(fn, x1, weight, generator)
+
+    def sample(self, fn: VelocityFn, noise: torch.Tensor, steps: int) -> torch.Tensor:
+        return euler_sample(fn, noise, steps)

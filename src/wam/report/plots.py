@@ -56,3 +56,23 @@ def success_vs_latency(results: list[dict], path: Path) -> Path:
     ax.set_title("success at latency budget")
     _save(fig, path)
     return path
+
+
+def sweep_curve(summary: dict, path: Path) -> Path:
+    """Success (Wilson 95%) against median latency per call, one labelled point per setting."""
+    pts = summary["points"]
+    lat = np.array([p["latency_ms"]["p50"] for p in pts])
+    s = np.array([p["mean_success"] for p in pts])
+    lo = s - np.array([p["pooled_ci95"][0] for p in pts])
+    hi = np.array([p["pooled_ci95"][1] for p in pts]) - s
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    ax.errorbar(lat, 100 * s, yerr=100 * np.stack([lo, hi]), fmt="o-", capsize=3)
+    for x, y, p in zip(lat, s, pts):
+        ax.annotate(f"{summary['option']}={p['value']}", (x, 100 * y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("latency per call, p50 (ms)")
+    ax.set_ylabel("success (%)")
+    ax.set_ylim(0, 105)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{summary['model']}: success vs latency ({summary['option']})", fontsize=9)
+    _save(fig, path)
+    return path

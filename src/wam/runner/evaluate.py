@@ -61,6 +61,8 @@ class EvalConfig:
     """seed of the policy's sampling noise"""
     overwrite: bool = False
     """discard finished episodes in the output folder and start over"""
+    option: tuple[str, ...] = ()
+    """runtime options of the model as name=value (e.g. future_steps=0; see `wam models --json`)"""
 
     def __post_init__(self):
         self.checkpoint = Path(self.checkpoint)
@@ -78,6 +80,22 @@ class EvalConfig:
             raise unknown_choice("camera", self.camera, CAMERAS)
         if self.shift not in SHIFTS:
             raise unknown_choice("visual shift", self.shift, SHIFTS)
+        self.option = tuple(self.option)
+        parse_options(self.option)
+
+
+def parse_options(options: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in options:
+        name, sep, value = item.partition("=")
+        require(bool(sep) and bool(name), f"runtime option must look like name=value, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def apply_options(model, options: dict[str, str]) -> None:
+    for name, value in options.items():
+        model.set_runtime_option(name, value)
 
 
 # ------------------------------------------------------------------------------------------
@@ -86,11 +104,12 @@ class EvalConfig:
 _state: dict = {}
 
 
-def _init_worker(checkpoint: str) -> None:
+def _init_worker(checkpoint: str, options: dict[str, str]) -> None:
     worker_init(1)
     from wam.train.checkpoint import load_model
 
     _state["model"], _ = load_model(checkpoint)
+    apply_options(_state["model"], options)
     _state["env"] = None
 
 
@@ -146,6 +165,10 @@ def evaluate(cfg: EvalConfig) -> dict:
     from wam.train.checkpoint import load_model
 
     model, meta = load_model(cfg.checkpoint)
+    if model.role != "agent":
+        raise WamError(f"'{model.name}' is a {model.role} component, not a policy or WAM: it cannot be evaluated closed-loop")
+    options = parse_options(cfg.option)
+    apply_options(model, options)  # unknown names or bad values fail here, before any worker starts
     spec = model.spec
     train_info = meta.get("train", {})
     data_info = train_info.get("data_info", {})
@@ -178,6 +201,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "executed_steps": cfg.action_steps,
         "temporal_ensembling": False,
         "regime": "chunked",
+        "model_options": options,
         "max_steps": cfg.max_steps,
         "success": "info['success'] at any step (episode ends there)",
         "sampling_seed": cfg.sampling_seed,
@@ -225,7 +249,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     t0 = time.perf_counter()
     if jobs:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(cfg.workers, len(jobs)), initializer=_init_worker, initargs=(str(cfg.checkpoint),)) as pool, open(
+        with ctx.Pool(min(cfg.workers, len(jobs)), initializer=_init_worker, initargs=(str(cfg.checkpoint), options)) as pool, open(
             episodes_path, "a"
         ) as log, tqdm(total=len(tasks) * len(seeds), initial=len(done), desc="eval", unit="ep") as bar:
             for record in pool.imap_unordered(_episode_job, jobs):

@@ -66,6 +66,7 @@ def save_model(model: WamModel, folder: str | Path, train_info: dict | None = No
             "config": _config_to_json(model.config),
             "data_spec": model.spec.to_json(),
             "anatomy": model.anatomy.to_json(),
+            "role": model.role,
             "train": train_info or {},
         },
     )

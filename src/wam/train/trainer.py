@@ -214,19 +214,23 @@ class Trainer:
         self.labelled = label_mask(
             self.cache, cfg.label_fraction, cfg.labelled_per_task or None, seed=cfg.label_seed
         ) & self.cache.episode_labelled[self.cache.episode_index]
-        if cls.needs_action_labels:
-            usable = np.flatnonzero(self.labelled)
-            if len(usable) == 0:
-                raise WamError(f"model '{cfg.model}' needs action labels, but no episode in {cfg.dataset} has them")
-        else:
-            usable = np.arange(len(self.cache))
+        if cls.role == "agent" and not self.labelled.any():
+            # Even WAMs that learn from action-free video need some labels to ground their actions.
+            raise WamError(f"model '{cfg.model}' needs action-labelled episodes, but none in {cfg.dataset} has labels")
+        usable = np.flatnonzero(self.labelled) if cls.needs_action_labels else np.arange(len(self.cache))
         self.model.set_normalization(self.cache.stats(labelled_only=self.labelled))
+        self.model.prepare_training()
         if getattr(model_cfg, "instruction_embedding", False):
             from wam.data.language import embed_instructions
 
             self.model.set_instruction_embeddings(torch.from_numpy(embed_instructions(self.cache.spec().task_names)))
         self.ddp_model = (
-            torch.nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
+            torch.nn.parallel.DistributedDataParallel(
+                # a model that may skip a branch on some batches (e.g. the skip-future path)
+                self.model, find_unused_parameters=getattr(self.model, "may_skip_parameters", False)
+            )
+            if self.world > 1
+            else self.model
         )
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}

@@ -1,0 +1,71 @@
+"""A DiT-style transformer with adaLN-Zero conditioning (Peebles & Xie 2023), per-token.
+
+Joint video-action models (UWM, PAD, UVA) denoise several streams in one sequence, each at its own
+noise level. So the conditioning here is per token, (B, L, D): each token is modulated by the
+shared context (observation, task) plus the time embedding of *its* stream. With one stream it is
+the ordinary DiT. Every residual branch starts at zero, so a fresh block is the identity.
+
+Shapes: B batch, L tokens, D width.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wam.errors import require
+
+
+class AdaLNBlock(nn.Module):
+    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.attn_out = nn.Linear(width, width)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width))
+        # shift/scale/gate for attention and MLP, from the per-token conditioning
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
+        nn.init.zeros_(self.modulation[-1].weight)
+        nn.init.zeros_(self.modulation[-1].bias)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond).chunk(6, dim=-1)
+        h = self.norm1(x) * (1 + scale1) + shift1
+        b, n, d = h.shape
+        q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        attn = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
+        x = x + gate1 * self.attn_out(attn)
+        h = self.norm2(x) * (1 + scale2) + shift2
+        return x + gate2 * self.mlp(h)
+
+
+class DiT(nn.Module):
+    """(tokens (B, L, D), cond (B, L, D) or (B, D)) -> (B, L, D), bidirectional attention.
+
+    Token embedding, positional embedding and output heads belong to the model that owns the
+    streams (it knows what each token is); this module is the shared trunk.
+    """
+
+    def __init__(self, width: int = 256, depth: int = 6, heads: int = 4, mlp_ratio: float = 4.0):
+        super().__init__()
+        require(width % heads == 0, f"DiT width ({width}) must be divisible by heads ({heads})")
+        require(depth >= 1, f"DiT depth must be >= 1, got {depth}")
+        self.width = width
+        self.blocks = nn.ModuleList(AdaLNBlock(width, heads, mlp_ratio) for _ in range(depth))
+        self.final_norm = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
+        nn.init.zeros_(self.final_modulation[-1].weight)
+        nn.init.zeros_(self.final_modulation[-1].bias)
+
+    def forward(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        if cond.dim() == 2:
+            cond = cond[:, None, :].expand_as(tokens)
+        x = tokens
+        for block in self.blocks:
+            x = block(x, cond)
+        shift, scale = self.final_modulation(cond).chunk(2, dim=-1)
+        return self.final_norm(x) * (1 + scale) + shift

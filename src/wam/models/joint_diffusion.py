@@ -1,0 +1,306 @@
+"""Reference WAM 2, joint generation: p(s, a | o, l) with independent noise levels (UWM / PAD / UVA).
+
+Lineage: Unified World Models (Zhu et al. 2025) denoise future observations and actions in one
+transformer, each with its own diffusion time, so that one set of weights is a policy, a forward
+dynamics model, an inverse dynamics model and a video predictor depending on which stream is
+clean, noisy or pure noise; PAD (Guo et al. 2024) and UVA (Li et al. 2025) share the recipe.
+
+Here: the future lives in a frozen autoencoder's latents at `future_offsets`, cut into patches
+(tokens); the action chunk is one token per step. A DiT with per-token adaLN denoises both
+streams with flow matching; the observation conditioning (frame, proprio, task) enters every
+token's adaLN. Loss L_gen + λ·L_act (Eq. 19 of the survey). Training draws each stream's time
+independently, with extra mass at the ends (pure noise / clean) so every mode is learned, and
+some batches drop the future tokens entirely: that is the skip-future path (UVA, Fast-WAM).
+Episodes without action labels train the future stream only, their actions fully noised (UWM).
+
+Runtime fidelity-latency dial, `future_steps` = m in 0..N (N = `sampling_steps`):
+    m = 0   skip the future: the actions are denoised alone (cheapest; the future is marginalised)
+    m > 0   the future is first denoised m of its N steps (to flow time m/N), then the actions are
+            denoised for N steps reading that partially denoised future; m = N reads the full future
+Cost: N + m network calls (shorter ones for m = 0). One checkpoint, any m, chosen per evaluation.
+
+Shapes: B batch, F future frames, P patches per frame, K chunk, A action dim, D width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from wam.anatomy import Anatomy, Backbone, Coupling, FutureUse, Regime, Substrate
+from wam.backbones.dit import DiT
+from wam.backbones.mlp import timestep_embedding
+from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
+from wam.data.cache import DataSpec, WindowSpec
+from wam.data.normalize import Normalizer
+from wam.errors import require
+from wam.models.base import WamModel, register
+from wam.objectives.flow_matching import interpolate, sample_time
+from wam.substrates import make_substrate
+
+
+@dataclass
+class JointDiffusionConfig(ObservationConfig):
+    chunk: int = 16
+    """action chunk length K (one token per step)"""
+    future_offsets: tuple[int, ...] = (8, 16)
+    """frames ahead whose latents are generated with the actions"""
+    autoencoder: str = "runs/mt10/autoencoder/model"
+    """trained `autoencoder` checkpoint (copied into this model)"""
+    autoencoder_channels: tuple[int, ...] = (32, 64, 128)
+    """must match the autoencoder checkpoint"""
+    latent_channels: int = 8
+    """must match the autoencoder checkpoint"""
+    patch: int = 2
+    """latent patch size (8x8 latents -> 16 tokens per frame with 2)"""
+    dit_width: int = 256
+    """transformer width D"""
+    dit_depth: int = 4
+    """transformer blocks"""
+    dit_heads: int = 4
+    """attention heads"""
+    action_weight: float = 1.0
+    """λ in L_gen + λ·L_act"""
+    end_probability: float = 0.1
+    """per stream, chance of training at exactly pure noise and (separately) exactly clean"""
+    skip_future_probability: float = 0.15
+    """chance that a training batch drops the future tokens (trains the skip-future path)"""
+    sampling_steps: int = 10
+    """Euler steps N for each stream at inference"""
+    future_steps: int = 10
+    """the dial: future denoising steps before the actions are read (0..sampling_steps); runtime"""
+
+    def validate(self) -> None:
+        super().validate()
+        require(len(self.future_offsets) >= 1, "future_offsets must name at least one frame ahead")
+        require(all(o >= 1 for o in self.future_offsets), f"future_offsets must be >= 1, got {self.future_offsets}")
+        for name in ("chunk", "patch", "dit_width", "dit_depth", "dit_heads", "sampling_steps"):
+            require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        require(self.action_weight > 0, f"action_weight must be > 0, got {self.action_weight}")
+        require(0 <= self.end_probability < 0.5, f"end_probability must be in [0, 0.5), got {self.end_probability}")
+        require(0 <= self.skip_future_probability < 1, f"skip_future_probability must be in [0, 1), got {self.skip_future_probability}")
+        require(
+            0 <= self.future_steps <= self.sampling_steps,
+            f"future_steps must be in 0..sampling_steps ({self.sampling_steps}), got {self.future_steps}",
+        )
+
+
+def _stream_time(b: int, end_probability: float) -> torch.Tensor:
+    """Logit-normal flow times with `end_probability` mass at exactly 0 and at exactly 1."""
+    t = sample_time(b)
+    u = torch.rand(b)
+    t = torch.where(u < end_probability, torch.zeros_like(t), t)
+    return torch.where(u > 1 - end_probability, torch.ones_like(t), t)
+
+
+@register
+class JointDiffusion(WamModel):
+    name = "joint-diffusion"
+    anatomy = Anatomy(
+        substrate=Substrate.PIXEL_LATENT,
+        coupling=Coupling.JOINT_GENERATION,
+        backbone=Backbone.DIFFUSION,
+        regimes=(Regime.CHUNKED, Regime.OPEN_LOOP, Regime.SINGLE_STEP),
+        lineage="UWM / PAD / UVA lineage",
+        future_use=(FutureUse.CONSUMED, FutureUse.TRAINED_RETAINED),
+    )
+    config_class = JointDiffusionConfig
+    capabilities = frozenset({"predict", "forward_dynamics", "inverse_dynamics"})
+    needs_action_labels = False
+    may_skip_parameters = True  # skip-future batches leave the future stream unused (DDP must know)
+    runtime_options = {"future_steps": "future denoising steps before the actions are read (0 = skip the future)"}
+
+    def __init__(self, config: JointDiffusionConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        self.substrate = make_substrate("autoencoder", spec.image_shape[0], tuple(config.autoencoder_channels), config.latent_channels)
+        c, h, w = self.substrate.shape
+        p = config.patch
+        require(h % p == 0 and w % p == 0, f"latent map {h}x{w} is not divisible by patch {p}")
+        self.patches_per_frame = (h // p) * (w // p)
+        self.token_dim = c * p * p
+        n_future_tokens = len(config.future_offsets) * self.patches_per_frame
+        d = config.dit_width
+        self.state_norm = Normalizer(spec.state_dim, "mean_std")
+        self.action_norm = Normalizer(spec.action_dim, "min_max")
+        self.encoder = ObservationEncoder(config, spec)
+        self.context = nn.Linear(config.cond_dim, d)
+        self.time_mlp = nn.Sequential(nn.Linear(128, d), nn.SiLU(), nn.Linear(d, d))
+        self.stream = nn.Embedding(2, d)  # 0: future tokens, 1: action tokens
+        self.future_in = nn.Linear(self.token_dim, d)
+        self.future_pos = nn.Parameter(torch.randn(n_future_tokens, d) * 0.02)
+        self.action_in = nn.Linear(spec.action_dim, d)
+        self.action_pos = nn.Parameter(torch.randn(config.chunk, d) * 0.02)
+        self.trunk = DiT(d, config.dit_depth, config.dit_heads)
+        self.future_out = nn.Linear(d, self.token_dim)
+        self.action_out = nn.Linear(d, spec.action_dim)
+
+    # -- set-up --------------------------------------------------------------------------------
+    @property
+    def window(self) -> WindowSpec:
+        return WindowSpec(
+            n_obs_steps=self.config.n_obs_steps, chunk=self.config.chunk, future_offsets=tuple(self.config.future_offsets)
+        )
+
+    def set_normalization(self, stats: dict[str, dict]) -> None:
+        if self.spec.state_dim:
+            self.state_norm.set_stats(stats["state"])
+        self.action_norm.set_stats(stats["action"])
+
+    def set_instruction_embeddings(self, table: torch.Tensor) -> None:
+        self.encoder.set_instruction_embeddings(table)
+
+    def prepare_training(self) -> None:
+        self.substrate.load_from(self.config.autoencoder, self.spec.image_shape)
+
+    def set_runtime_option(self, name: str, value: str) -> None:
+        require(name in self.runtime_options, f"'{self.name}' has no runtime option {name!r}; it has {sorted(self.runtime_options)}")
+        steps = int(value)
+        require(
+            0 <= steps <= self.config.sampling_steps,
+            f"future_steps must be in 0..{self.config.sampling_steps} (the sampling steps), got {steps}",
+        )
+        self.config.future_steps = steps
+
+    def future_parameters(self):
+        for prefix in ("future_in", "future_out", "trunk"):
+            yield from getattr(self, prefix).named_parameters(prefix=prefix)
+        yield "future_pos", self.future_pos
+
+    def action_parameters(self):
+        for prefix in ("action_in", "action_out", "trunk"):
+            yield from getattr(self, prefix).named_parameters(prefix=prefix)
+        yield "action_pos", self.action_pos
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def _patchify(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, F, C, h, w) -> (B, F*P, C*p*p)."""
+        b, f, c, h, w = z.shape
+        p = self.config.patch
+        z = z.reshape(b, f, c, h // p, p, w // p, p).permute(0, 1, 3, 5, 2, 4, 6)
+        return z.reshape(b, f * (h // p) * (w // p), c * p * p)
+
+    def _unpatchify(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, F*P, C*p*p) -> (B, F, C, h, w)."""
+        c, h, w = self.substrate.shape
+        p, b = self.config.patch, tokens.shape[0]
+        f = tokens.shape[1] // self.patches_per_frame
+        z = tokens.reshape(b, f, h // p, w // p, c, p, p).permute(0, 1, 4, 2, 5, 3, 6)
+        return z.reshape(b, f, c, h, w)
+
+    def _velocity(
+        self, context: torch.Tensor, future: torch.Tensor | None, t_future: torch.Tensor | None, action: torch.Tensor, t_action: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """One trunk call. future (B, F*P, C*p*p) or None (skip-future), action (B, K, A), times (B,)."""
+        def cond(t: torch.Tensor, stream: int, n: int) -> torch.Tensor:
+            c = context + self.time_mlp(timestep_embedding(t, 128)) + self.stream.weight[stream]
+            return c[:, None, :].expand(-1, n, -1)
+
+        k = action.shape[1]
+        tokens = [self.action_in(action) + self.action_pos]
+        conds = [cond(t_action, 1, k)]
+        if future is not None:
+            tokens.insert(0, self.future_in(future) + self.future_pos)
+            conds.insert(0, cond(t_future, 0, future.shape[1]))
+        h = self.trunk(torch.cat(tokens, dim=1), torch.cat(conds, dim=1))
+        v_action = self.action_out(h[:, -k:])
+        v_future = self.future_out(h[:, :-k]) if future is not None else None
+        return v_future, v_action
+
+    def _context(self, images: torch.Tensor, state: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        cond = self.encoder(images[:, -self.config.image_history :], self.state_norm(state), task)
+        return self.context(cond)
+
+    # -- verbs -----------------------------------------------------------------------------------
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        frames = torch.cat([batch["image"], batch["future_image"]], dim=1)
+        if cfg.shift_pad > 0:
+            frames = shift_images(frames, cfg.shift_pad)
+        to = batch["image"].shape[1]
+        images, futures = frames[:, :to], frames[:, to:]
+        context = self._context(images, batch["state"], batch["task_index"])
+        b, n_future = futures.shape[:2]
+        labelled = batch["labelled"].float()
+        # actions: noise level t_a, fully noised (t_a = 0) where the label is withheld
+        a1 = self.action_norm(batch["action"])  # (B, K, A)
+        a0 = torch.randn_like(a1)
+        t_a = torch.where(batch["labelled"], _stream_time(b, cfg.end_probability), torch.zeros(b))
+        skip_future = bool(torch.rand(()) < cfg.skip_future_probability)
+        if skip_future:
+            v_s, v_a = self._velocity(context, None, None, interpolate(a0, a1, t_a), t_a)
+            gen_loss = torch.zeros(())
+        else:
+            with torch.no_grad():
+                z = self.substrate.encode(futures.flatten(0, 1))
+                s1 = self._patchify(z.view(b, n_future, *z.shape[1:]))  # (B, F*P, C*p*p)
+            s0 = torch.randn_like(s1)
+            t_s = _stream_time(b, cfg.end_probability)
+            v_s, v_a = self._velocity(context, interpolate(s0, s1, t_s), t_s, interpolate(a0, a1, t_a), t_a)
+            # a clean stream (t = 1) is given, not generated: no loss on it
+            gen_loss = (((v_s - (s1 - s0)) ** 2).mean((1, 2)) * (t_s < 1).float()).mean()
+        weight = (~batch["action_is_pad"]).float()[..., None] * labelled[:, None, None] * (t_a < 1).float()[:, None, None]
+        act_err = ((v_a - (a1 - a0)) ** 2 * weight).sum() / (weight.sum() * a1.shape[-1]).clamp_min(1.0)
+        loss = gen_loss + cfg.action_weight * act_err
+        return loss, {"generation_loss": float(gen_loss.detach()), "action_loss": float(act_err.detach())}
+
+    def _initial_noise(self, b: int, generator: torch.Generator | None):
+        n_tokens = len(self.config.future_offsets) * self.patches_per_frame
+        s = torch.randn(b, n_tokens, self.token_dim, generator=generator)
+        a = torch.randn(b, self.config.chunk, self.spec.action_dim, generator=generator)
+        return s, a
+
+    @torch.no_grad()
+    def act(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+        cfg = self.config
+        context = self._context(observation["image"], observation["state"], observation["task_index"])
+        b, n, m = context.shape[0], cfg.sampling_steps, cfg.future_steps
+        s, a = self._initial_noise(b, generator)
+        zero, dt = torch.zeros(b), 1.0 / n
+        # 1. the dial: denoise the future m of its n steps, the actions still pure noise (t_a = 0)
+        for i in range(m):
+            v_s, _ = self._velocity(context, s, torch.full((b,), i * dt), a, zero)
+            s = s + dt * v_s
+        # 2. denoise the actions, reading the future frozen at time m / n (or without it, m = 0)
+        t_s = torch.full((b,), m * dt)
+        for i in range(n):
+            _, v_a = self._velocity(context, s if m > 0 else None, t_s, a, torch.full((b,), i * dt))
+            a = a + dt * v_a
+        return self.action_norm.inverse(a)
+
+    @torch.no_grad()
+    def predict(
+        self, observation: dict[str, torch.Tensor], actions: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Future frames uint8 (B, F, H, W, 3). Without actions: video prediction (actions pure
+        noise, marginalised); with an action chunk (B, K, A): forward dynamics (actions clean)."""
+        cfg = self.config
+        context = self._context(observation["image"], observation["state"], observation["task_index"])
+        b, n = context.shape[0], cfg.sampling_steps
+        s, a = self._initial_noise(b, generator)
+        t_a = torch.zeros(b)
+        if actions is not None:
+            a, t_a = self.action_norm(actions.float()), torch.ones(b)
+        for i in range(n):
+            v_s, _ = self._velocity(context, s, torch.full((b,), i / n), a, t_a)
+            s = s + v_s / n
+        z = self._unpatchify(s)
+        frames = self.substrate.decode(z.flatten(0, 1))
+        return ((frames + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).reshape(b, -1, *self.spec.image_shape)
+
+    @torch.no_grad()
+    def inverse_dynamics(
+        self, observation: dict[str, torch.Tensor], future_images: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Actions (B, K, A) that lead from the observation to the given future frames (B, F, H, W, 3)."""
+        cfg = self.config
+        context = self._context(observation["image"], observation["state"], observation["task_index"])
+        b, n = context.shape[0], cfg.sampling_steps
+        z = self.substrate.encode(future_images.flatten(0, 1))
+        s = self._patchify(z.view(b, -1, *z.shape[1:]))
+        _, a = self._initial_noise(b, generator)
+        for i in range(n):
+            _, v_a = self._velocity(context, s, torch.ones(b), a, torch.full((b,), i / n))
+            a = a + v_a / n
+        return self.action_norm.inverse(a)

@@ -1,0 +1,256 @@
+"""The pixel-grounded WAM families and their parts: objectives, backbones, the autoencoder
+substrate, predict-then-act, joint diffusion and its fidelity-latency dial."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import TINY, train_config
+from wam.data.cache import TrainingCache
+from wam.errors import WamError
+from wam.objectives import OBJECTIVES, make_objective
+
+OBS_TINY = {k: v for k, v in TINY.items() if k in ("encoder_channels", "image_features", "cond_dim", "task_embedding_dim")}
+AE_TINY = {"channels": "8,16,16", "latent_channels": "4"}
+SUBSTRATE_TINY = {"autoencoder_channels": "8,16,16", "latent_channels": "4", "future_offsets": "2,4", "chunk": "4"}
+
+
+def _overrides(d: dict) -> tuple[str, ...]:
+    return tuple(f"{k}={v}" for k, v in d.items())
+
+
+@pytest.fixture(scope="module")
+def tiny_autoencoder(tiny_dataset, tmp_path_factory):
+    from wam.train.trainer import train
+
+    out = tmp_path_factory.mktemp("ae") / "ae"
+    return train(train_config(tiny_dataset, out, steps=60, model="autoencoder", lr=3e-3, model_overrides=_overrides(AE_TINY)))
+
+
+def _pta_overrides(ae) -> tuple[str, ...]:
+    return _overrides(
+        {**OBS_TINY, **SUBSTRATE_TINY, "autoencoder": ae, "generator_channels": "16", "generator_steps": "2",
+         "future_features": "16", "width": "32", "depth": "1", "noise_samples": "2", "sampling_steps": "2"}
+    )
+
+
+def _joint_overrides(ae) -> tuple[str, ...]:
+    return _overrides(
+        {**OBS_TINY, **SUBSTRATE_TINY, "autoencoder": ae, "dit_width": "32", "dit_depth": "1", "dit_heads": "2",
+         "sampling_steps": "2", "future_steps": "2"}
+    )
+
+
+def _observation(dataset, model):
+    cache = TrainingCache(dataset)
+    batch = cache.batch(torch.arange(2).numpy(), model.window)
+    return {k: batch[k] for k in ("image", "state", "task_index")}, batch
+
+
+# -- parts -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_objectives_recover_a_point_mass_with_zero_loss(name):
+    """With the exact denoiser for data that is always c, each sampler returns c and the loss is 0."""
+    c = torch.tensor([0.7, -0.3])
+    objective = make_objective(name)
+    if name == "flow":
+        def fn(x, t):
+            return (c - x) / (1 - t[:, None]).clamp_min(1e-3)
+    else:
+        ac = objective.train_scheduler.alphas_cumprod
+
+        def fn(x, t):
+            step = ((1 - t) * objective.train_timesteps).round().long().clamp(0, objective.train_timesteps - 1)
+            a = ac[step][:, None]
+            eps = (x - a.sqrt() * c) / (1 - a).sqrt()
+            return eps if objective.prediction == "epsilon" else a.sqrt() * eps - (1 - a).sqrt() * c
+
+    torch.testing.assert_close(objective.sample(fn, torch.randn(4, 2), 10), c.expand(4, 2), atol=1e-4, rtol=0)
+    assert float(objective.loss(fn, c.expand(4, 2)).max()) < 1e-8
+    # and a wrong denoiser is penalised
+    assert float(objective.loss(lambda x, t: torch.zeros_like(x), c.expand(4, 2)).mean()) > 1e-3
+
+
+def test_unknown_part_names_are_one_line_errors():
+    from wam.substrates import make_substrate
+
+    with pytest.raises(WamError, match="unknown objective 'ddim'"):
+        make_objective("ddim")
+    with pytest.raises(WamError, match="unknown substrate 'vq'"):
+        make_substrate("vq", 64, (8,), 4)
+
+
+def test_dit_blocks_start_as_the_identity_and_condition_per_token():
+    from wam.backbones.dit import DiT
+
+    dit = DiT(width=16, depth=2, heads=2)
+    x, cond = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
+    h = x
+    for block in dit.blocks:
+        h = block(h, cond)
+    torch.testing.assert_close(h, x)  # adaLN-Zero: every residual branch starts closed
+    for p in dit.parameters():  # open the gates: a token's output must depend on its own condition
+        torch.nn.init.normal_(p, std=0.2)
+    cond2 = cond.clone()
+    cond2[:, 0] += 1.0
+    delta = (dit(x, cond) - dit(x, cond2)).abs().sum(-1)
+    assert float(delta[:, 0].detach().min()) > 0
+
+
+def test_unet_keeps_the_map_shape_and_checks_divisibility():
+    from wam.backbones.unet import UNet
+
+    net = UNet(6, 4, 8, (8, 16))
+    assert net(torch.randn(2, 6, 8, 8), torch.randn(2, 8)).shape == (2, 4, 8, 8)
+    with pytest.raises(WamError, match="divisible by 2"):
+        net(torch.randn(1, 6, 7, 7), torch.randn(1, 8))
+
+
+# -- substrate ---------------------------------------------------------------------------------
+def test_autoencoder_learns_to_reconstruct_and_cannot_act(tiny_dataset, tiny_autoencoder):
+    from wam.models import model_class
+    from wam.train.checkpoint import load_model
+
+    trained, meta = load_model(tiny_autoencoder)
+    assert meta["role"] == "substrate" and trained.role == "substrate"
+    fresh = model_class("autoencoder")(trained.config, trained.spec)
+    obs, batch = _observation(tiny_dataset, trained)
+    with torch.no_grad():
+        _, trained_info = trained.loss(batch)
+        _, fresh_info = fresh.loss(batch)
+    assert trained_info["recon_mse"] < 0.5 * fresh_info["recon_mse"]
+    z = trained.net.encode(obs["image"][:, -1])
+    assert z.shape == (2, 4, 8, 8)
+    with pytest.raises(WamError, match="substrate, not a policy"):
+        trained.act(obs)
+
+
+# -- reference WAM 1: predict-then-act ---------------------------------------------------------
+def test_predict_then_act_trains_on_partly_unlabelled_data_acts_and_predicts(tiny_dataset, tiny_autoencoder, tmp_path):
+    from wam.train.checkpoint import load_model
+    from wam.train.trainer import train
+
+    folder = train(
+        train_config(tiny_dataset, tmp_path / "pta", steps=3, model="predict-then-act", label_fraction=0.5,
+                     model_overrides=_pta_overrides(tiny_autoencoder))
+    )
+    model, meta = load_model(folder)
+    assert meta["anatomy"]["coupling"] == "post-prediction head" and meta["anatomy"]["kind"] == "WAM"
+    assert meta["anatomy"]["substrate"] == "pixel latent"
+    obs, _ = _observation(tiny_dataset, model)
+    a1 = model.act(obs, generator=torch.Generator().manual_seed(0))
+    a2 = load_model(folder)[0].act(obs, generator=torch.Generator().manual_seed(0))
+    assert a1.shape == (2, 4, 4) and torch.isfinite(a1).all()
+    torch.testing.assert_close(a1, a2, atol=0, rtol=0)  # the frozen autoencoder travels in the checkpoint
+    frames = model.predict(obs, generator=torch.Generator().manual_seed(0))
+    assert frames.shape == (2, 2, 64, 64, 3) and frames.dtype == torch.uint8
+
+
+def test_latent_wams_need_a_matching_autoencoder(tiny_dataset, tiny_autoencoder, tmp_path):
+    from wam.train.trainer import Trainer
+
+    missing = _pta_overrides(str(tmp_path / "nowhere"))
+    with pytest.raises(WamError, match="checkpoint not found"):
+        Trainer(train_config(tiny_dataset, tmp_path / "a", steps=1, model="predict-then-act", model_overrides=missing))
+    wrong = _pta_overrides(tiny_autoencoder) + ("latent_channels=6",)
+    with pytest.raises(WamError, match="does not match"):
+        Trainer(train_config(tiny_dataset, tmp_path / "b", steps=1, model="predict-then-act", model_overrides=wrong))
+
+
+# -- reference WAM 2: joint diffusion and the dial ---------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_joint(tiny_dataset, tiny_autoencoder, tmp_path_factory):
+    from wam.train.trainer import train
+
+    out = tmp_path_factory.mktemp("joint") / "joint"
+    return train(
+        train_config(tiny_dataset, out, steps=4, model="joint-diffusion", label_fraction=0.5,
+                     model_overrides=_joint_overrides(tiny_autoencoder))
+    )
+
+
+def test_joint_model_modes_from_one_checkpoint(tiny_dataset, tiny_joint):
+    from wam.train.checkpoint import load_model
+
+    model, meta = load_model(tiny_joint)
+    assert meta["anatomy"]["coupling"] == "joint generation"
+    obs, batch = _observation(tiny_dataset, model)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    policy = model.act(obs, generator=g())
+    assert policy.shape == (2, 4, 4) and torch.isfinite(policy).all()
+    assert model.predict(obs, generator=g()).shape == (2, 2, 64, 64, 3)  # video prediction
+    assert model.predict(obs, actions=policy, generator=g()).shape == (2, 2, 64, 64, 3)  # forward dynamics
+    assert model.inverse_dynamics(obs, batch["future_image"], generator=g()).shape == (2, 4, 4)
+
+
+def test_the_dial_changes_what_the_action_reads(tiny_dataset, tiny_joint):
+    from wam.train.checkpoint import load_model
+
+    model, _ = load_model(tiny_joint)
+    obs, _ = _observation(tiny_dataset, model)
+    with torch.no_grad():  # open the adaLN gates so the action tokens attend to the future tokens
+        for block in model.trunk.blocks:
+            torch.nn.init.normal_(block.modulation[-1].weight, std=0.05)
+    actions = {}
+    for m in (0, 1, 2):
+        model.set_runtime_option("future_steps", str(m))
+        actions[m] = model.act(obs, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(actions[0], actions[2]) and not torch.allclose(actions[1], actions[2])
+    with pytest.raises(WamError, match="future_steps must be in 0..2"):
+        model.set_runtime_option("future_steps", "3")
+    with pytest.raises(WamError, match="no runtime option 'speed'"):
+        model.set_runtime_option("speed", "1")
+
+
+def test_eval_applies_runtime_options_and_records_them(tiny_joint, tmp_path):
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    result = evaluate(
+        EvalConfig(checkpoint=tiny_joint, out=tmp_path / "e", tasks="reach-v3", episodes=1, max_steps=6,
+                   action_steps=4, workers=1, videos=0, option=("future_steps=0",))
+    )
+    assert result["protocol"]["model_options"] == {"future_steps": "0"}
+    saved = json.loads((tmp_path / "e" / "eval.json").read_text())
+    assert saved["anatomy"]["coupling"] == "joint generation"
+    with pytest.raises(WamError, match="future_steps must be in"):
+        evaluate(EvalConfig(checkpoint=tiny_joint, out=tmp_path / "f", tasks="reach-v3", episodes=1, max_steps=4,
+                            action_steps=4, workers=1, videos=0, option=("future_steps=9",)))
+    with pytest.raises(WamError, match="name=value"):
+        EvalConfig(checkpoint=tiny_joint, option=("future_steps",))
+
+
+def test_a_substrate_cannot_be_evaluated(tiny_autoencoder, tmp_path):
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    with pytest.raises(WamError, match="cannot be evaluated closed-loop"):
+        evaluate(EvalConfig(checkpoint=tiny_autoencoder, out=tmp_path / "e", tasks="reach-v3", episodes=1, workers=1))
+
+
+def test_sweep_writes_one_point_per_setting(tiny_joint, tmp_path):
+    from wam.runner.sweep import SweepConfig, sweep
+
+    out = tmp_path / "dial"
+    summary = sweep(SweepConfig(checkpoint=tiny_joint, values="0,2", out=out, tasks="reach-v3", episodes=1, action_steps=4, workers=1))
+    assert [p["value"] for p in summary["points"]] == ["0", "2"]
+    assert (out / "sweep.png").stat().st_size > 0 and (out / "future_steps=2" / "eval.json").exists()
+    assert all(p["latency_ms"]["p50"] > 0 for p in summary["points"])
+
+
+def test_the_dial_costs_n_plus_m_trunk_calls_and_skip_future_shortens_them(tiny_dataset, tiny_joint):
+    from wam.train.checkpoint import load_model
+
+    model, _ = load_model(tiny_joint)
+    obs, _ = _observation(tiny_dataset, model)
+    calls = []
+    model.trunk.register_forward_hook(lambda mod, args, out: calls.append(args[0].shape[1]))
+    n = model.config.sampling_steps
+    action_tokens = model.config.chunk
+    for m in (0, 1, 2):
+        calls.clear()
+        model.set_runtime_option("future_steps", str(m))
+        model.act(obs)
+        assert len(calls) == n + m
+        assert (min(calls) == action_tokens) == (m == 0)  # m = 0 drops the future tokens entirely
