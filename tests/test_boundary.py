@@ -66,10 +66,14 @@ def test_a_discarded_future_head_is_rejected():
         check_boundary(ToyWam(use_future=True, shared_trunk=True, future_use=()), OBS)
 
 
+SPEC64 = dataclasses.replace(SPEC, image_shape=(64, 64, 3))  # the default settings' image size
+OBS64 = {**OBS, "image": torch.randint(0, 255, (2, 2, 64, 64, 3), dtype=torch.uint8)}
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_registered_model_passes_the_boundary_check(name):
     cls = MODELS[name]
-    model = cls(cls.config_class(), SPEC)
-    check_boundary(model, OBS)
+    model = cls(cls.config_class(), SPEC64)
+    check_boundary(model, OBS64)
     if name == "flow-policy":
         assert not model.anatomy.is_wam  # the baseline is a policy, not a WAM

@@ -16,6 +16,7 @@ from wam.objectives import OBJECTIVES, make_objective
 OBS_TINY = {k: v for k, v in TINY.items() if k in ("encoder_channels", "image_features", "cond_dim", "task_embedding_dim")}
 AE_TINY = {"channels": "8,16,16", "latent_channels": "4"}
 SUBSTRATE_TINY = {"autoencoder_channels": "8,16,16", "latent_channels": "4", "future_offsets": "2,4", "chunk": "4"}
+# joint-diffusion: 8x8 latents in 2x2 patches (16 tokens per frame), one action token per 2 steps
 
 
 def _overrides(d: dict) -> tuple[str, ...]:
@@ -39,7 +40,7 @@ def _pta_overrides(ae) -> tuple[str, ...]:
 
 def _joint_overrides(ae) -> tuple[str, ...]:
     return _overrides(
-        {**OBS_TINY, **SUBSTRATE_TINY, "autoencoder": ae, "dit_width": "32", "dit_depth": "1", "dit_heads": "2",
+        {**OBS_TINY, **SUBSTRATE_TINY, "autoencoder": ae, "patch": "2", "action_group": "2", "dit_width": "32", "dit_depth": "1", "dit_heads": "2",
          "sampling_steps": "2", "future_steps": "2"}
     )
 
@@ -87,17 +88,21 @@ def test_dit_blocks_start_as_the_identity_and_condition_per_token():
     from wam.backbones.dit import DiT
 
     dit = DiT(width=16, depth=2, heads=2)
-    x, cond = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
+    x, cond = torch.randn(2, 5, 16), torch.randn(2, 2, 16)
+    streams = torch.tensor([0, 0, 0, 1, 1])
     h = x
     for block in dit.blocks:
-        h = block(h, cond)
+        h = block(h, cond, streams)
     torch.testing.assert_close(h, x)  # adaLN-Zero: every residual branch starts closed
-    for p in dit.parameters():  # open the gates: a token's output must depend on its own condition
+    for p in dit.parameters():  # open the gates
         torch.nn.init.normal_(p, std=0.2)
+    for blk in dit.blocks:  # no attention between tokens: each output sees only its own stream's condition
+        torch.nn.init.zeros_(blk.attn_out.weight)
+        torch.nn.init.zeros_(blk.attn_out.bias)
     cond2 = cond.clone()
-    cond2[:, 0] += 1.0
-    delta = (dit(x, cond) - dit(x, cond2)).abs().sum(-1)
-    assert float(delta[:, 0].detach().min()) > 0
+    cond2[:, 1] += 1.0  # change only stream 1's condition
+    delta = (dit(x, cond, streams) - dit(x, cond2, streams)).abs().sum(-1).detach()
+    assert float(delta[:, :3].max()) == 0.0 and float(delta[:, 3:].min()) > 0
 
 
 def test_unet_keeps_the_map_shape_and_checks_divisibility():
@@ -247,7 +252,7 @@ def test_the_dial_costs_n_plus_m_trunk_calls_and_skip_future_shortens_them(tiny_
     calls = []
     model.trunk.register_forward_hook(lambda mod, args, out: calls.append(args[0].shape[1]))
     n = model.config.sampling_steps
-    action_tokens = model.config.chunk
+    action_tokens = model.config.chunk // model.config.action_group
     for m in (0, 1, 2):
         calls.clear()
         model.set_runtime_option("future_steps", str(m))

@@ -28,8 +28,8 @@ class ObservationConfig(ModelConfig):
     """image encoder output width per frame"""
     encoder_channels: tuple[int, ...] = (32, 64, 128, 128)
     """conv encoder stage widths (each halves the resolution)"""
-    keypoints: int = 32
-    """spatial-softmax keypoints read after `keypoint_stage` encoder stages (0 disables)"""
+    keypoints: int = 0
+    """spatial-softmax keypoints read after `keypoint_stage` encoder stages (0: off; see docs/design.md)"""
     keypoint_stage: int = 2
     """encoder stage whose feature map the keypoints are read from (2: 16x16 at 64 px)"""
     cond_dim: int = 256

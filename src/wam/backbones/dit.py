@@ -1,11 +1,13 @@
 """A DiT-style transformer with adaLN-Zero conditioning (Peebles & Xie 2023), per-token.
 
 Joint video-action models (UWM, PAD, UVA) denoise several streams in one sequence, each at its own
-noise level. So the conditioning here is per token, (B, L, D): each token is modulated by the
-shared context (observation, task) plus the time embedding of *its* stream. With one stream it is
-the ordinary DiT. Every residual branch starts at zero, so a fresh block is the identity.
+noise level. So the conditioning here is per stream, (B, S, D), with `token_stream` (L,) saying
+which stream each token belongs to: each token is modulated by the shared context (observation,
+task) plus the time embedding of *its* stream. The modulation is computed once per stream and then
+gathered to the tokens (per-token modulation would cost 6*D^2 per token per block). With one
+stream it is the ordinary DiT. Every residual branch starts at zero, so a fresh block is the identity.
 
-Shapes: B batch, L tokens, D width.
+Shapes: B batch, L tokens, S streams, D width.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.modulation[-1].weight)
         nn.init.zeros_(self.modulation[-1].bias)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(cond).chunk(6, dim=-1)
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, token_stream: torch.Tensor) -> torch.Tensor:
+        """x (B, L, D), cond (B, S, D), token_stream (L,) in 0..S-1."""
+        modulation = self.modulation(cond).index_select(1, token_stream)  # (B, L, 6D)
+        shift1, scale1, gate1, shift2, scale2, gate2 = modulation.chunk(6, dim=-1)
         h = self.norm1(x) * (1 + scale1) + shift1
         b, n, d = h.shape
         q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
@@ -44,7 +48,7 @@ class AdaLNBlock(nn.Module):
 
 
 class DiT(nn.Module):
-    """(tokens (B, L, D), cond (B, L, D) or (B, D)) -> (B, L, D), bidirectional attention.
+    """(tokens (B, L, D), cond (B, S, D) or (B, D), token_stream (L,)) -> (B, L, D), bidirectional.
 
     Token embedding, positional embedding and output heads belong to the model that owns the
     streams (it knows what each token is); this module is the shared trunk.
@@ -61,11 +65,14 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final_modulation[-1].weight)
         nn.init.zeros_(self.final_modulation[-1].bias)
 
-    def forward(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        if cond.dim() == 2:
-            cond = cond[:, None, :].expand_as(tokens)
+    def forward(self, tokens: torch.Tensor, cond: torch.Tensor, token_stream: torch.Tensor | None = None) -> torch.Tensor:
+        if cond.dim() == 2:  # one stream
+            cond = cond[:, None, :]
+        if token_stream is None:
+            require(cond.shape[1] == 1, "token_stream is needed with several conditioning streams")
+            token_stream = torch.zeros(tokens.shape[1], dtype=torch.long, device=tokens.device)
         x = tokens
         for block in self.blocks:
-            x = block(x, cond)
-        shift, scale = self.final_modulation(cond).chunk(2, dim=-1)
+            x = block(x, cond, token_stream)
+        shift, scale = self.final_modulation(cond).index_select(1, token_stream).chunk(2, dim=-1)
         return self.final_norm(x) * (1 + scale) + shift

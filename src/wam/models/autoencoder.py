@@ -21,7 +21,7 @@ from wam.substrates.autoencoder import ImageAutoencoder
 
 @dataclass
 class AutoencoderConfig(ModelConfig):
-    channels: tuple[int, ...] = (32, 64, 128)
+    channels: tuple[int, ...] = (16, 32, 64)
     """encoder stage widths; each halves the resolution (64 px -> 8x8 latents with three)"""
     latent_channels: int = 8
     """channels of the latent map"""

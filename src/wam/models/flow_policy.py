@@ -1,8 +1,7 @@
 """The policy-only baseline: a flow-matching action-chunk policy (coupling: none).
 
 Lineage: Diffusion Policy (Chi et al. 2023) predicts action chunks by denoising; pi0's action
-expert (Black et al. 2024) uses flow matching instead of DDPM. Here: a small conv encoder (with
-spatial-softmax keypoints) reads the last frame, the proprio history and a task embedding; a FiLM
+expert (Black et al. 2024) uses flow matching instead of DDPM. Here: a small conv encoder reads the last frame, the proprio history and a task embedding; a FiLM
 residual MLP is the velocity field over the flattened chunk (K x A); 10 Euler steps at inference.
 
 It predicts no future, so it is registered as a policy, not a WAM: every WAM must beat it.

@@ -6,7 +6,8 @@ dynamics model, an inverse dynamics model and a video predictor depending on whi
 clean, noisy or pure noise; PAD (Guo et al. 2024) and UVA (Li et al. 2025) share the recipe.
 
 Here: the future lives in a frozen autoencoder's latents at `future_offsets`, cut into patches
-(tokens); the action chunk is one token per step. A DiT with per-token adaLN denoises both
+(tokens); the action chunk is cut into tokens of `action_group` consecutive steps (few tokens keep
+a CPU step fast: 2 x 4 future + 4 action tokens by default). A DiT with per-token adaLN denoises both
 streams with flow matching; the observation conditioning (frame, proprio, task) enters every
 token's adaLN. Loss L_gen + λ·L_act (Eq. 19 of the survey). Training draws each stream's time
 independently, with extra mass at the ends (pure noise / clean) so every mode is learned, and
@@ -49,12 +50,14 @@ class JointDiffusionConfig(ObservationConfig):
     """frames ahead whose latents are generated with the actions"""
     autoencoder: str = "runs/mt10/autoencoder/model"
     """trained `autoencoder` checkpoint (copied into this model)"""
-    autoencoder_channels: tuple[int, ...] = (32, 64, 128)
+    autoencoder_channels: tuple[int, ...] = (16, 32, 64)
     """must match the autoencoder checkpoint"""
     latent_channels: int = 8
     """must match the autoencoder checkpoint"""
-    patch: int = 2
-    """latent patch size (8x8 latents -> 16 tokens per frame with 2)"""
+    patch: int = 4
+    """latent patch size (8x8 latents -> 4 tokens per frame with 4)"""
+    action_group: int = 4
+    """consecutive action steps per action token (K / action_group tokens)"""
     dit_width: int = 256
     """transformer width D"""
     dit_depth: int = 4
@@ -76,7 +79,8 @@ class JointDiffusionConfig(ObservationConfig):
         super().validate()
         require(len(self.future_offsets) >= 1, "future_offsets must name at least one frame ahead")
         require(all(o >= 1 for o in self.future_offsets), f"future_offsets must be >= 1, got {self.future_offsets}")
-        for name in ("chunk", "patch", "dit_width", "dit_depth", "dit_heads", "sampling_steps"):
+        require(self.chunk % max(1, self.action_group) == 0, f"chunk ({self.chunk}) must be divisible by action_group ({self.action_group})")
+        for name in ("chunk", "patch", "action_group", "dit_width", "dit_depth", "dit_heads", "sampling_steps"):
             require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         require(self.action_weight > 0, f"action_weight must be > 0, got {self.action_weight}")
         require(0 <= self.end_probability < 0.5, f"end_probability must be in [0, 0.5), got {self.end_probability}")
@@ -130,11 +134,11 @@ class JointDiffusion(WamModel):
         self.stream = nn.Embedding(2, d)  # 0: future tokens, 1: action tokens
         self.future_in = nn.Linear(self.token_dim, d)
         self.future_pos = nn.Parameter(torch.randn(n_future_tokens, d) * 0.02)
-        self.action_in = nn.Linear(spec.action_dim, d)
-        self.action_pos = nn.Parameter(torch.randn(config.chunk, d) * 0.02)
+        self.action_in = nn.Linear(config.action_group * spec.action_dim, d)
+        self.action_pos = nn.Parameter(torch.randn(config.chunk // config.action_group, d) * 0.02)
         self.trunk = DiT(d, config.dit_depth, config.dit_heads)
         self.future_out = nn.Linear(d, self.token_dim)
-        self.action_out = nn.Linear(d, spec.action_dim)
+        self.action_out = nn.Linear(d, config.action_group * spec.action_dim)
 
     # -- set-up --------------------------------------------------------------------------------
     @property
@@ -192,20 +196,26 @@ class JointDiffusion(WamModel):
     def _velocity(
         self, context: torch.Tensor, future: torch.Tensor | None, t_future: torch.Tensor | None, action: torch.Tensor, t_action: torch.Tensor
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """One trunk call. future (B, F*P, C*p*p) or None (skip-future), action (B, K, A), times (B,)."""
-        def cond(t: torch.Tensor, stream: int, n: int) -> torch.Tensor:
-            c = context + self.time_mlp(timestep_embedding(t, 128)) + self.stream.weight[stream]
-            return c[:, None, :].expand(-1, n, -1)
+        """One trunk call. future (B, F*P, C*p*p) or None (skip-future), action (B, K, A), times (B,).
 
-        k = action.shape[1]
-        tokens = [self.action_in(action) + self.action_pos]
-        conds = [cond(t_action, 1, k)]
+        Streams: 0 = future tokens, 1 = action tokens (K / action_group of them, each a group of
+        consecutive steps). Each stream's adaLN condition is the context plus its time embedding.
+        """
+        b, k, a_dim = action.shape
+        g = self.config.action_group
+        action_tokens = self.action_in(action.reshape(b, k // g, g * a_dim)) + self.action_pos
+        streams = [context + self.time_mlp(timestep_embedding(t_action, 128)) + self.stream.weight[1]]
+        tokens = [action_tokens]
         if future is not None:
             tokens.insert(0, self.future_in(future) + self.future_pos)
-            conds.insert(0, cond(t_future, 0, future.shape[1]))
-        h = self.trunk(torch.cat(tokens, dim=1), torch.cat(conds, dim=1))
-        v_action = self.action_out(h[:, -k:])
-        v_future = self.future_out(h[:, :-k]) if future is not None else None
+            streams.insert(0, context + self.time_mlp(timestep_embedding(t_future, 128)) + self.stream.weight[0])
+            token_stream = [torch.zeros(future.shape[1], dtype=torch.long), torch.ones(k // g, dtype=torch.long)]
+        else:
+            token_stream = [torch.zeros(k // g, dtype=torch.long)]  # the only stream
+        h = self.trunk(torch.cat(tokens, dim=1), torch.stack(streams, dim=1), torch.cat(token_stream))
+        n_action = k // g
+        v_action = self.action_out(h[:, -n_action:]).reshape(b, k, a_dim)
+        v_future = self.future_out(h[:, :-n_action]) if future is not None else None
         return v_future, v_action
 
     def _context(self, images: torch.Tensor, state: torch.Tensor, task: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,7 @@ class PredictThenActConfig(ObservationConfig):
     """where the future lives: 'autoencoder' (latents of a frozen autoencoder) or 'pixels'"""
     autoencoder: str = "runs/mt10/autoencoder/model"
     """trained `autoencoder` checkpoint (substrate 'autoencoder' only; copied into this model)"""
-    autoencoder_channels: tuple[int, ...] = (32, 64, 128)
+    autoencoder_channels: tuple[int, ...] = (16, 32, 64)
     """must match the autoencoder checkpoint"""
     latent_channels: int = 8
     """must match the autoencoder checkpoint"""

@@ -21,7 +21,7 @@ def _groups(c: int) -> int:
 
 
 class ImageAutoencoder(nn.Module):
-    def __init__(self, channels: tuple[int, ...] = (32, 64, 128), latent_channels: int = 8):
+    def __init__(self, channels: tuple[int, ...] = (16, 32, 64), latent_channels: int = 8):
         super().__init__()
         layers, c_in = [], 3
         for c in channels:
