@@ -153,6 +153,17 @@ def test_predict_then_act_trains_on_partly_unlabelled_data_acts_and_predicts(tin
     frames = model.predict(obs, generator=torch.Generator().manual_seed(0))
     assert frames.shape == (2, 2, 64, 64, 3) and frames.dtype == torch.uint8
 
+    # closed loop: eval scores the imagined futures against the frames the executed actions reach
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    result = evaluate(EvalConfig(checkpoint=folder, out=tmp_path / "e", tasks="reach-v3", episodes=1, max_steps=12,
+                                 action_steps=4, workers=1, videos=1))
+    error = result["prediction_error"]
+    assert set(error) == {"2", "4"}  # both offsets lie within the 4 executed steps
+    assert error["2"]["n"] == 3 and 5 < error["2"]["psnr_db"] < 60 and -1 <= error["2"]["ssim"] <= 1
+    assert error["2"]["latent_mse"] > 0
+    assert (tmp_path / "e" / result["prediction_videos"][0]["mp4"]).stat().st_size > 0
+
 
 def test_latent_wams_need_a_matching_autoencoder(tiny_dataset, tiny_autoencoder, tmp_path):
     from wam.train.trainer import Trainer
@@ -218,6 +229,7 @@ def test_eval_applies_runtime_options_and_records_them(tiny_joint, tmp_path):
                    action_steps=4, workers=1, videos=0, option=("future_steps=0",))
     )
     assert result["protocol"]["model_options"] == {"future_steps": "0"}
+    assert result["prediction_error"] is None  # skip-future makes no future to score
     saved = json.loads((tmp_path / "e" / "eval.json").read_text())
     assert saved["anatomy"]["coupling"] == "joint generation"
     with pytest.raises(WamError, match="future_steps must be in"):
@@ -242,6 +254,11 @@ def test_sweep_writes_one_point_per_setting(tiny_joint, tmp_path):
     assert [p["value"] for p in summary["points"]] == ["0", "2"]
     assert (out / "sweep.png").stat().st_size > 0 and (out / "future_steps=2" / "eval.json").exists()
     assert all(p["latency_ms"]["p50"] > 0 for p in summary["points"])
+    from wam.report.html import ReportConfig, build_report
+
+    page = build_report(ReportConfig(results=[out / "future_steps=0", out / "future_steps=2"], sweeps=[out], out=tmp_path / "report"))
+    text = page.read_text()
+    assert "Runtime-option sweeps" in text and "joint-diffusion [future_steps=2]" in text
 
 
 def test_the_dial_costs_n_plus_m_trunk_calls_and_skip_future_shortens_them(tiny_dataset, tiny_joint):
@@ -259,3 +276,36 @@ def test_the_dial_costs_n_plus_m_trunk_calls_and_skip_future_shortens_them(tiny_
         model.act(obs)
         assert len(calls) == n + m
         assert (min(calls) == action_tokens) == (m == 0)  # m = 0 drops the future tokens entirely
+
+
+def test_patch_tokens_round_trip():
+    from wam.backbones.dit import patchify, unpatchify
+
+    z = torch.randn(3, 4, 8, 8)
+    tokens = patchify(z, 2)
+    assert tokens.shape == (3, 16, 16)
+    torch.testing.assert_close(tokens[:, 1], z[:, :, 0:2, 2:4].flatten(1))  # row-major patches, (C, p, p) inside
+    torch.testing.assert_close(unpatchify(tokens, 4, 8, 8, 2), z, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("generator", ["unet", "dit"])
+@pytest.mark.parametrize("objective", ["flow", "diffusion-v"])
+def test_predict_then_act_swaps_generator_backbone_and_objective_by_name(tiny_dataset, tiny_autoencoder, generator, objective):
+    from wam.models import model_class
+    from wam.models.boundary import check_boundary
+    from wam.train.checkpoint import load_model
+
+    spec = load_model(tiny_autoencoder)[0].spec
+    cls = model_class("predict-then-act")
+    cfg = cls.config_class(autoencoder=str(tiny_autoencoder), autoencoder_channels=(8, 16, 16), latent_channels=4,
+                           future_offsets=(2, 4), chunk=4, generator=generator, objective=objective, patch=2,
+                           dit_width=32, dit_depth=1, generator_channels=(16,), generator_steps=2, sampling_steps=2,
+                           encoder_channels=(8, 16), image_features=32, cond_dim=32, width=32, depth=1)
+    model = cls(cfg, spec)
+    model.prepare_training()
+    obs, batch = _observation(tiny_dataset, model)
+    loss, info = model.loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and info["generation_loss"] > 0
+    assert model.act(obs).shape == (2, 4, 4)
+    check_boundary(model, obs)  # the generated future reaches the action, whatever the backbone

@@ -76,3 +76,17 @@ class DiT(nn.Module):
             x = block(x, cond, token_stream)
         shift, scale = self.final_modulation(cond).index_select(1, token_stream).chunk(2, dim=-1)
         return self.final_norm(x) * (1 + scale) + shift
+
+
+def patchify(maps: torch.Tensor, patch: int) -> torch.Tensor:
+    """(N, C, h, w) -> (N, (h/p)*(w/p), C*p*p) tokens, row-major over patches."""
+    n, c, h, w = maps.shape
+    x = maps.reshape(n, c, h // patch, patch, w // patch, patch).permute(0, 2, 4, 1, 3, 5)
+    return x.reshape(n, (h // patch) * (w // patch), c * patch * patch)
+
+
+def unpatchify(tokens: torch.Tensor, channels: int, height: int, width: int, patch: int) -> torch.Tensor:
+    """Inverse of `patchify`: (N, P, C*p*p) -> (N, C, h, w)."""
+    n = tokens.shape[0]
+    x = tokens.reshape(n, height // patch, width // patch, channels, patch, patch).permute(0, 3, 1, 4, 2, 5)
+    return x.reshape(n, channels, height, width)

@@ -80,6 +80,18 @@ class WamModel(nn.Module):
     def reset(self) -> None:
         pass
 
+    def last_prediction(self) -> dict | None:
+        """The future imagined by the last `act` call, for fidelity scoring (None: no world model).
+
+        {"offsets": [frames ahead], "frames": uint8 (B, F, H, W, 3), "latents": (B, F, C, h, w) or None}
+        Called outside the timed `act`, so decoding here does not count as acting latency.
+        """
+        return None
+
+    def encode_substrate(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (N, H, W, 3) -> the substrate the model predicts in (for latent errors)."""
+        raise WamError(f"model '{self.name}' has no substrate")
+
     def set_runtime_option(self, name: str, value: str) -> None:
         known = ", ".join(sorted(self.runtime_options)) or "none"
         raise WamError(f"model '{self.name}' has no runtime option {name!r} (it has: {known})")

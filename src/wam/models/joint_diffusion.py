@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from wam.anatomy import Anatomy, Backbone, Coupling, FutureUse, Regime, Substrate
-from wam.backbones.dit import DiT
+from wam.backbones.dit import DiT, patchify, unpatchify
 from wam.backbones.mlp import timestep_embedding
 from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
 from wam.data.cache import DataSpec, WindowSpec
@@ -180,17 +180,14 @@ class JointDiffusion(WamModel):
     # -- tokens ----------------------------------------------------------------------------------
     def _patchify(self, z: torch.Tensor) -> torch.Tensor:
         """(B, F, C, h, w) -> (B, F*P, C*p*p)."""
-        b, f, c, h, w = z.shape
-        p = self.config.patch
-        z = z.reshape(b, f, c, h // p, p, w // p, p).permute(0, 1, 3, 5, 2, 4, 6)
-        return z.reshape(b, f * (h // p) * (w // p), c * p * p)
+        b, f = z.shape[:2]
+        return patchify(z.flatten(0, 1), self.config.patch).reshape(b, f * self.patches_per_frame, self.token_dim)
 
     def _unpatchify(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, F*P, C*p*p) -> (B, F, C, h, w)."""
         c, h, w = self.substrate.shape
-        p, b = self.config.patch, tokens.shape[0]
-        f = tokens.shape[1] // self.patches_per_frame
-        z = tokens.reshape(b, f, h // p, w // p, c, p, p).permute(0, 1, 4, 2, 5, 3, 6)
+        b, f = tokens.shape[0], tokens.shape[1] // self.patches_per_frame
+        z = unpatchify(tokens.reshape(b * f, self.patches_per_frame, self.token_dim), c, h, w, self.config.patch)
         return z.reshape(b, f, c, h, w)
 
     def _velocity(
@@ -269,8 +266,11 @@ class JointDiffusion(WamModel):
         s, a = self._initial_noise(b, generator)
         zero, dt = torch.zeros(b), 1.0 / n
         # 1. the dial: denoise the future m of its n steps, the actions still pure noise (t_a = 0)
+        self._last_future = None
         for i in range(m):
             v_s, _ = self._velocity(context, s, torch.full((b,), i * dt), a, zero)
+            # the model's current estimate of the clean future (exact endpoint when m = n)
+            self._last_future = s + (1 - i * dt) * v_s
             s = s + dt * v_s
         # 2. denoise the actions, reading the future frozen at time m / n (or without it, m = 0)
         t_s = torch.full((b,), m * dt)
@@ -278,6 +278,28 @@ class JointDiffusion(WamModel):
             _, v_a = self._velocity(context, s if m > 0 else None, t_s, a, torch.full((b,), i * dt))
             a = a + dt * v_a
         return self.action_norm.inverse(a)
+
+    def reset(self) -> None:
+        self._last_future = None
+
+    def _frames(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, F*P, C*p*p) -> (latents (B, F, C, h, w), uint8 frames (B, F, H, W, 3))."""
+        z = self._unpatchify(tokens)
+        frames = self.substrate.decode(z.flatten(0, 1))
+        frames = ((frames + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return z, frames.reshape(z.shape[0], -1, *self.spec.image_shape)
+
+    @torch.no_grad()
+    def last_prediction(self) -> dict | None:
+        """The clean-future estimate the action read (None with future_steps = 0: no future made)."""
+        if getattr(self, "_last_future", None) is None:
+            return None
+        latents, frames = self._frames(self._last_future)
+        return {"offsets": list(self.config.future_offsets), "frames": frames.numpy(), "latents": latents}
+
+    @torch.no_grad()
+    def encode_substrate(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.substrate.encode(frames)
 
     @torch.no_grad()
     def predict(
@@ -295,9 +317,7 @@ class JointDiffusion(WamModel):
         for i in range(n):
             v_s, _ = self._velocity(context, s, torch.full((b,), i / n), a, t_a)
             s = s + v_s / n
-        z = self._unpatchify(s)
-        frames = self.substrate.decode(z.flatten(0, 1))
-        return ((frames + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).reshape(b, -1, *self.spec.image_shape)
+        return self._frames(s)[1]
 
     @torch.no_grad()
     def inverse_dynamics(

@@ -3,9 +3,10 @@
 Lineage: UniPi (Du et al. 2023) generates the future video and decodes actions with an inverse
 dynamics model; AVDC and Vidar keep that split. Here, small and on our data:
 
-  1. generator  p(s | o, l): a conv U-Net denoises the future frames at `future_offsets` (in the
-     chosen substrate: raw pixels, or latents of a frozen autoencoder) from the current frame's
-     substrate map and the observation conditioning. Trained on every episode, labelled or not.
+  1. generator  p(s | o, l): a conv U-Net (or a DiT: `generator=dit`) denoises the future frames
+     at `future_offsets` (in the chosen substrate: raw pixels, or latents of a frozen autoencoder)
+     from the current frame's substrate map and the observation conditioning. Trained on every
+     episode, labelled or not.
   2. inverse dynamics  q(a | o, s, l): a conv encoder reads the predicted future; with the
      observation conditioning it feeds the flow-matching action head. Trained on labelled
      episodes, on real futures (teacher forcing) lightly noised, so that at run time it tolerates
@@ -27,6 +28,7 @@ from torch import nn
 from wam.action_head import ActionFlowHead
 from wam.anatomy import Anatomy, Backbone, Coupling, FutureUse, Regime, Substrate
 from wam.backbones.conv import ConvEncoder
+from wam.backbones.dit import DiT, patchify, unpatchify
 from wam.backbones.mlp import timestep_embedding
 from wam.backbones.unet import UNet
 from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
@@ -36,6 +38,43 @@ from wam.errors import require
 from wam.models.base import WamModel, register
 from wam.objectives import OBJECTIVES, make_objective
 from wam.substrates import SUBSTRATES, make_substrate
+
+
+GENERATORS = ("unet", "dit")
+
+
+class DiTGenerator(nn.Module):
+    """The generator on the DiT backbone: (x_t (B, F*C, h, w), current (B, C, h, w), cond (B, D)).
+
+    Tokens: the current frame's patches (stream 1, given) then the noisy future patches (stream 0,
+    at time t); the observation conditioning enters every block's adaLN, the time only stream 0's.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], n_future: int, cond_dim: int, patch: int, width: int, depth: int):
+        super().__init__()
+        c, h, w = shape
+        require(h % patch == 0 and w % patch == 0, f"substrate map {h}x{w} is not divisible by patch {patch}")
+        self.shape, self.n_future, self.patch = shape, n_future, patch
+        per_frame, token_dim = (h // patch) * (w // patch), c * patch * patch
+        self.inp = nn.Linear(token_dim, width)
+        self.pos = nn.Parameter(torch.randn((n_future + 1) * per_frame, width) * 0.02)
+        self.cond = nn.Linear(cond_dim, width)
+        self.given = nn.Parameter(torch.zeros(width))
+        self.trunk = DiT(width, depth, heads=4)
+        self.out = nn.Linear(width, token_dim)
+        self.register_buffer(
+            "token_stream", torch.tensor([1] * per_frame + [0] * (n_future * per_frame)), persistent=False
+        )
+
+    def forward(self, x_t: torch.Tensor, current: torch.Tensor, cond_t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        c, h, w = self.shape
+        b, f = x_t.shape[0], self.n_future
+        future = patchify(x_t.reshape(b * f, c, h, w), self.patch).reshape(b, -1, c * self.patch**2)
+        tokens = self.inp(torch.cat([patchify(current, self.patch), future], dim=1)) + self.pos
+        streams = torch.stack([self.cond(cond_t), self.cond(cond) + self.given], dim=1)  # (B, 2, D)
+        out = self.out(self.trunk(tokens, streams, self.token_stream)[:, -future.shape[1] :])
+        maps = unpatchify(out.reshape(b * f, -1, out.shape[-1]), c, h, w, self.patch)
+        return maps.reshape(b, f * c, h, w)
 
 
 @dataclass
@@ -54,8 +93,16 @@ class PredictThenActConfig(ObservationConfig):
     """must match the autoencoder checkpoint"""
     objective: str = "flow"
     """generator objective: 'flow', 'diffusion-eps' or 'diffusion-v'"""
+    generator: str = "unet"
+    """generator backbone: 'unet' (conv U-Net, FiLM) or 'dit' (DiT over latent patches, adaLN)"""
     generator_channels: tuple[int, ...] = (64, 128)
     """U-Net level widths (each level halves the substrate map)"""
+    patch: int = 4
+    """DiT generator: substrate patch size"""
+    dit_width: int = 256
+    """DiT generator: width"""
+    dit_depth: int = 4
+    """DiT generator: blocks"""
     generator_steps: int = 10
     """denoising steps for the future at inference"""
     future_features: int = 256
@@ -79,10 +126,11 @@ class PredictThenActConfig(ObservationConfig):
         require(self.objective in OBJECTIVES, f"unknown objective {self.objective!r}; choose one of {sorted(OBJECTIVES)}")
         require(len(self.future_offsets) >= 1, "future_offsets must name at least one frame ahead")
         require(all(o >= 1 for o in self.future_offsets), f"future_offsets must be >= 1, got {self.future_offsets}")
+        require(self.generator in GENERATORS, f"unknown generator {self.generator!r}; choose one of {list(GENERATORS)}")
         require(len(self.generator_channels) >= 1, "generator_channels must name at least one level")
         require(self.future_noise >= 0, f"future_noise must be >= 0, got {self.future_noise}")
         require(self.generation_weight > 0, f"generation_weight must be > 0, got {self.generation_weight}")
-        for name in ("chunk", "generator_steps", "future_features", "width", "depth", "noise_samples", "sampling_steps"):
+        for name in ("chunk", "patch", "dit_width", "dit_depth", "generator_steps", "future_features", "width", "depth", "noise_samples", "sampling_steps"):
             require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
 
 
@@ -108,13 +156,19 @@ class PredictThenAct(WamModel):
         c, h, w = self.substrate.shape
         n_future = len(config.future_offsets)
         div = 2 ** (len(config.generator_channels) - 1)
-        require(h % div == 0, f"substrate map {h}x{w} is not divisible by {div}: use fewer generator_channels levels")
+        require(
+            config.generator != "unet" or h % div == 0,
+            f"substrate map {h}x{w} is not divisible by {div}: use fewer generator_channels levels",
+        )
         self.objective = make_objective(config.objective)
         self.state_norm = Normalizer(spec.state_dim, "mean_std")
         self.encoder = ObservationEncoder(config, spec)
         # 1. generator p(s | o, l)
         self.time_mlp = nn.Sequential(nn.Linear(128, config.cond_dim), nn.SiLU(), nn.Linear(config.cond_dim, config.cond_dim))
-        self.generator = UNet(c * (n_future + 1), c * n_future, config.cond_dim, tuple(config.generator_channels))
+        if config.generator == "unet":  # the current map rides along on channels
+            self.generator = UNet(c * (n_future + 1), c * n_future, config.cond_dim, tuple(config.generator_channels))
+        else:  # the current map is a set of given tokens
+            self.generator = DiTGenerator((c, h, w), n_future, config.cond_dim, config.patch, config.dit_width, config.dit_depth)
         # 2. inverse dynamics q(a | o, s, l)
         stages = max(1, (h // 4).bit_length() - 1)  # reduce the map to about 4x4
         self.future_encoder = ConvEncoder(
@@ -162,8 +216,10 @@ class PredictThenAct(WamModel):
         """fn(x_t (B, F*C, h, w), t (B,)) for the objective: the generator given o and l."""
 
         def fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            c = cond + self.time_mlp(timestep_embedding(t, 128))
-            return self.generator(torch.cat([x_t, current], dim=1), c)
+            cond_t = cond + self.time_mlp(timestep_embedding(t, 128))
+            if isinstance(self.generator, UNet):
+                return self.generator(torch.cat([x_t, current], dim=1), cond_t)
+            return self.generator(x_t, current, cond_t, cond)
 
         return fn
 
@@ -204,12 +260,33 @@ class PredictThenAct(WamModel):
     @torch.no_grad()
     def act(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         current, future, cond = self.imagine(observation, generator)
+        self._last_future = future  # kept for fidelity scoring (`last_prediction`)
         return self.head.sample(self._decode_actions_cond(current, future, cond), self.config.sampling_steps, generator)
+
+    def reset(self) -> None:
+        self._last_future = None
+
+    def _frames(self, future: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, F*C, h, w) substrate maps -> (latents (B, F, C, h, w), uint8 frames (B, F, H, W, 3))."""
+        b, n_future = future.shape[0], len(self.config.future_offsets)
+        latents = future.reshape(b, n_future, -1, *future.shape[2:])
+        frames = self.substrate.decode(latents.flatten(0, 1))
+        frames = ((frames + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return latents, frames.reshape(b, n_future, *self.spec.image_shape)
 
     @torch.no_grad()
     def predict(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         """Predicted future frames, uint8 (B, F, H, W, 3), at `future_offsets` steps ahead."""
         _, future, _ = self.imagine(observation, generator)
-        b, n_future = future.shape[0], len(self.config.future_offsets)
-        frames = self.substrate.decode(future.reshape(b * n_future, -1, *future.shape[2:]))
-        return ((frames + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).reshape(b, n_future, *self.spec.image_shape)
+        return self._frames(future)[1]
+
+    @torch.no_grad()
+    def last_prediction(self) -> dict | None:
+        if getattr(self, "_last_future", None) is None:
+            return None
+        latents, frames = self._frames(self._last_future)
+        return {"offsets": list(self.config.future_offsets), "frames": frames.numpy(), "latents": latents}
+
+    @torch.no_grad()
+    def encode_substrate(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.substrate.encode(frames)

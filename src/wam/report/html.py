@@ -31,6 +31,8 @@ class ReportConfig:
     """output folder (index.html, plots, media)"""
     title: str = "wam: closed-loop evaluation"
     """page title"""
+    sweeps: list[Path] = field(default_factory=list)
+    """sweep.json files from `wam sweep` (runtime-option curves, e.g. the fidelity-latency dial)"""
 
 
 def load_result(path: Path) -> dict:
@@ -61,7 +63,50 @@ def check_comparable(results: list[dict]) -> None:
 
 def _label(r: dict) -> str:
     p = r["protocol"]
-    return f"{r['model']} (K={p.get('chunk_length')}, exec {p.get('executed_steps')})"
+    options = "".join(f", {k}={v}" for k, v in (p.get("model_options") or {}).items())
+    return f"{r['model']} (K={p.get('chunk_length')}, exec {p.get('executed_steps')}{options})"
+
+
+def _name(r: dict) -> str:
+    """The model name, with its runtime options when it was evaluated with any."""
+    options = ", ".join(f"{k}={v}" for k, v in (r["protocol"].get("model_options") or {}).items())
+    return f"{r['model']} [{options}]" if options else r["model"]
+
+
+def load_sweep(path: Path) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "sweep.json"
+    sweep = read_json(path, "sweep result")
+    for key in ("model", "option", "points", "protocol"):
+        if key not in sweep:
+            raise WamError(f"{path} is not a wam sweep result (missing '{key}')")
+    sweep["_path"] = path
+    return sweep
+
+
+def sweep_section(sweeps: list[dict], out: Path) -> str:
+    e = html.escape
+    parts = []
+    for i, sw in enumerate(sweeps):
+        name = f"sweep-{i:02d}-{sw['model']}-{sw['option']}.png"
+        plots.sweep_curve(sw, out / name)
+        p = sw["protocol"]
+        rows = "".join(
+            f"<tr><td>{e(str(pt['value']))}</td><td><b>{_pct(pt['mean_success'])}</b></td>"
+            f"<td>{_pct(pt['pooled_ci95'][0])} – {_pct(pt['pooled_ci95'][1])}</td>"
+            f"<td>{pt['latency_ms']['p50']:.1f} / {pt['latency_ms']['p95']:.1f}</td>"
+            f"<td>{pt['calls_per_episode']:.1f}</td><td>{pt['episodes']}</td></tr>"
+            for pt in sw["points"]
+        )
+        parts.append(
+            f"<h3>{e(sw['model'])}: {e(sw['option'])}</h3><p>One checkpoint ({e(sw['checkpoint'])}), "
+            f"{p.get('episodes_per_task')} held-out episodes per task on {len(p.get('tasks', []))} tasks per setting, "
+            f"same seeds and sampling noise for every setting.</p>"
+            f"<table><tr><th>{e(sw['option'])}</th><th>success</th><th>95% CI</th><th>latency p50 / p95 (ms)</th>"
+            f"<th>calls / episode</th><th>episodes</th></tr>{rows}</table><img src='{e(name)}' alt='sweep curve'>"
+        )
+    return "<h2>Runtime-option sweeps</h2>" + "".join(parts) if parts else ""
 
 
 def _copy_media(r: dict, out: Path, slot: str) -> list[dict]:
@@ -92,11 +137,17 @@ def build_report(cfg: ReportConfig) -> Path:
     plots.success_vs_latency(results, cfg.out / "success_vs_latency.png")
     for r in results:
         r["media"] = _copy_media(r, cfg.out, r["slot"])
-    page = render(cfg.title, results)
+        r["prediction_media"] = _copy_media({**r, "videos": r.get("prediction_videos", [])}, cfg.out, r["slot"])
+    page = render(cfg.title, results, sweep_section([load_sweep(p) for p in cfg.sweeps], cfg.out))
     with atomic_path(cfg.out / "index.html") as tmp:
         tmp.write_text(page)
     summary = [
-        {k: r[k] for k in ("model", "anatomy", "mean_success", "pooled_ci95", "latency_ms", "params", "per_task") if k in r}
+        {
+            k: r[k]
+            for k in ("model", "anatomy", "mean_success", "pooled_ci95", "latency_ms", "params", "per_task", "prediction_error")
+            if k in r
+        }
+        | {"model_options": r["protocol"].get("model_options") or {}}
         for r in results
     ]
     with atomic_path(cfg.out / "summary.json") as tmp:
@@ -117,13 +168,13 @@ def markdown_tables(results: list[dict]) -> str:
         p = r["protocol"]
         lo, hi = r["pooled_ci95"]
         lines.append(
-            f"| {r['model']} | {r['anatomy'].get('kind', '')} · {r['anatomy'].get('coupling', '')} | "
+            f"| {_name(r)} | {r['anatomy'].get('kind', '')} · {r['anatomy'].get('coupling', '')} | "
             f"**{_pct(r['mean_success'])}** | {_pct(lo)} – {_pct(hi)} | "
             f"{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f} | {r['params'] / 1e6:.2f}M | "
             f"{(p.get('training_seconds') or 0) / 60:.0f} min | {p.get('training_samples_seen') or '–'} |"
         )
     tasks = results[0]["protocol"]["tasks"]
-    lines += ["", "| task | " + " | ".join(r["model"] for r in ranked) + " |", "|---|" + "---|" * len(ranked)]
+    lines += ["", "| task | " + " | ".join(_name(r) for r in ranked) + " |", "|---|" + "---|" * len(ranked)]
     for t in tasks:
         cells = [
             f"{_pct(r['per_task'][t]['success'])} [{100 * r['per_task'][t]['ci95'][0]:.0f}, {100 * r['per_task'][t]['ci95'][1]:.0f}]"
@@ -137,7 +188,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def render(title: str, results: list[dict]) -> str:
+def render(title: str, results: list[dict], extra: str = "") -> str:
     e = html.escape
     p = results[0]["protocol"]
     ranked = sorted(results, key=lambda r: -r["mean_success"])
@@ -147,7 +198,7 @@ def render(title: str, results: list[dict]) -> str:
         lo, hi = r["pooled_ci95"]
         hours = (rp.get("training_seconds") or 0) / 60
         rows.append(
-            f"<tr><td>{e(r['model'])}</td><td>{e(r['anatomy'].get('kind', ''))} · {e(r['anatomy'].get('coupling', ''))}</td>"
+            f"<tr><td>{e(_name(r))}</td><td>{e(r['anatomy'].get('kind', ''))} · {e(r['anatomy'].get('coupling', ''))}</td>"
             f"<td><b>{_pct(r['mean_success'])}</b></td><td>{_pct(lo)} – {_pct(hi)}</td>"
             f"<td>{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}</td><td>{r['params'] / 1e6:.2f}M</td>"
             f"<td>{hours:.0f} min</td><td>{rp.get('training_samples_seen') or '–'}</td>"
@@ -161,14 +212,35 @@ def render(title: str, results: list[dict]) -> str:
             f"{_pct(r['per_task'][t]['success'])}<br><small>[{100 * r['per_task'][t]['ci95'][0]:.0f}, {100 * r['per_task'][t]['ci95'][1]:.0f}]</small></td>"
             for t in p["tasks"]
         )
-        task_rows.append(f"<tr><td>{e(r['model'])}</td>{cells}</tr>")
+        task_rows.append(f"<tr><td>{e(_name(r))}</td>{cells}</tr>")
     media = []
     for r in results:
         for m in r.get("media", []):
             name = Path(m.get("mp4", m.get("strip", ""))).stem
             video = f"<video src='{e(m['mp4'])}' controls muted loop width='256'></video>" if "mp4" in m else ""
             strip = f"<img src='{e(m['strip'])}' alt='frames of {e(name)}' height='64'>" if "strip" in m else ""
-            media.append(f"<figure><figcaption>{e(r['model'])}: {e(name)}</figcaption>{video}<br>{strip}</figure>")
+            media.append(f"<figure><figcaption>{e(_name(r))}: {e(name)}</figcaption>{video}<br>{strip}</figure>")
+    fidelity_rows = []
+    for r in ranked:
+        for offset, v in (r.get("prediction_error") or {}).items():
+            latent = f"{v['latent_mse']:.4f}" if v.get("latent_mse") is not None else "–"
+            fidelity_rows.append(
+                f"<tr><td>{e(_name(r))}</td><td>{e(offset)}</td><td>{v['psnr_db']:.2f}</td><td>{v['ssim']:.3f}</td>"
+                f"<td>{latent}</td><td>{v['n']}</td></tr>"
+            )
+    fidelity = (
+        "<h2>Prediction fidelity</h2><p>Each predicted future frame against the real frame reached by "
+        "executing the model's own actions (only offsets within the executed part of a chunk).</p>"
+        "<table><tr><th>model</th><th>steps ahead</th><th>PSNR (dB)</th><th>SSIM</th><th>latent MSE</th><th>n</th></tr>"
+        + "".join(fidelity_rows) + "</table>"
+        if fidelity_rows
+        else ""
+    )
+    for r in results:
+        for m in r.get("prediction_media", []):
+            name = Path(m.get("mp4", m.get("strip", ""))).stem
+            video = f"<video src='{e(m['mp4'])}' controls muted loop width='512'></video>" if "mp4" in m else ""
+            media.append(f"<figure><figcaption>{e(_name(r))}: {e(name)} (left predicted, right real)</figcaption>{video}</figure>")
     seeds = p.get("seeds", [])
     seed_text = f"{seeds[0]} … {seeds[-1]} ({len(seeds)} per task)" if seeds else "–"
     card = {
@@ -199,6 +271,8 @@ th{{background:#f4f4f4}} small{{color:#666}} figure{{display:inline-block;margin
 {''.join(rows)}</table>
 <h2>Per task</h2><table><tr><th>model</th>{task_head}</tr>{''.join(task_rows)}</table>
 <img src="per_task_success.png" alt="success per task"> <img src="success_vs_latency.png" alt="success vs latency">
+{fidelity}
+{extra}
 <h2>Rollouts</h2>{''.join(media) or '<p>no rollout media</p>'}
 </body></html>
 """

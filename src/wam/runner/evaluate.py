@@ -139,11 +139,63 @@ def _episode_job(job: dict) -> dict:
     )
     record = result.record()
     record["latencies"] = result.latencies
+    record["prediction"] = _prediction_sums(result.predictions)
     if job["video"]:
         from wam.report.media import save_rollout_media
 
-        record["video"] = save_rollout_media(result.frames, Path(job["video_dir"]), f"{job['task']}_seed{job['seed']}", 80)
+        name = f"{job['task']}_seed{job['seed']}"
+        record["video"] = save_rollout_media(result.frames, Path(job["video_dir"]), name, 80)
+        if result.predictions:  # predicted | real, one pair per scored prediction, slowed down
+            pairs = [np.concatenate([pred, real], axis=1) for _, pred, real, _ in result.predictions]
+            record["video_prediction"] = save_rollout_media(pairs, Path(job["video_dir"]), f"{name}_predicted-vs-real", 4)
     return record
+
+
+def _prediction_sums(predictions: list[tuple]) -> dict[str, dict]:
+    """Per offset: sums of PSNR, SSIM and latent MSE over this episode's scored predictions."""
+    from wam.eval.fidelity import frame_metrics
+
+    by_offset: dict[int, list] = {}
+    for offset, pred, real, mse in predictions:
+        by_offset.setdefault(offset, []).append((pred, real, mse))
+    sums = {}
+    for offset, items in by_offset.items():
+        m = frame_metrics(np.stack([p for p, _, _ in items]), np.stack([r for _, r, _ in items]))
+        mses = [x for _, _, x in items if x is not None]
+        sums[str(offset)] = {
+            "n": len(items),
+            "psnr_sum": m["psnr"] * len(items),
+            "ssim_sum": m["ssim"] * len(items),
+            "latent_mse_sum": sum(mses) if mses else None,
+        }
+    return sums
+
+
+def pool_prediction_error(records: list[dict]) -> dict[str, dict] | None:
+    """Means over every scored prediction of every episode, per offset (frames ahead)."""
+    pooled: dict[str, dict] = {}
+    for r in records:
+        for offset, v in (r.get("prediction") or {}).items():
+            acc = pooled.setdefault(offset, {"n": 0, "psnr": 0.0, "ssim": 0.0, "latent_mse": 0.0, "has_latent": True})
+            acc["n"] += v["n"]
+            acc["psnr"] += v["psnr_sum"]
+            acc["ssim"] += v["ssim_sum"]
+            if v["latent_mse_sum"] is None:
+                acc["has_latent"] = False
+            else:
+                acc["latent_mse"] += v["latent_mse_sum"]
+    if not pooled:
+        return None
+    out = {}
+    for offset, acc in sorted(pooled.items(), key=lambda kv: int(kv[0])):
+        n = acc["n"]
+        out[offset] = {
+            "n": n,
+            "psnr_db": acc["psnr"] / n,
+            "ssim": acc["ssim"] / n,
+            "latent_mse": acc["latent_mse"] / n if acc["has_latent"] else None,
+        }
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -293,6 +345,12 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
         "latency_ms": latency_summary(latencies),
         "params": model.num_parameters(),
         "videos": sorted((r["video"] for r in records if r.get("video")), key=lambda v: v["mp4"]),
+        "prediction_videos": sorted(
+            (r["video_prediction"] for r in records if r.get("video_prediction")), key=lambda v: v["mp4"]
+        ),
+        # Predicted vs real future frames at each offset the executed actions reached (None: the
+        # model predicts no future, or did not at this setting, e.g. future_steps=0).
+        "prediction_error": pool_prediction_error(records),
         "successes_at_reset": sum(bool(r.get("success_at_reset")) for r in records),
         "episodes": [
             {k: r.get(k) for k in ("task", "seed", "success", "steps", "calls", "success_at_reset")} for r in records
@@ -307,4 +365,7 @@ def evaluate_main(cfg: EvalConfig) -> None:
     for task, v in result["per_task"].items():
         print(f"  {task:28s} {v['success']:6.1%}  [{v['ci95'][0]:.0%}, {v['ci95'][1]:.0%}]  n={v['n']}")
     print(f"latency per call p50 {result['latency_ms']['p50']:.1f} ms, p95 {result['latency_ms']['p95']:.1f} ms; {result['params'] / 1e6:.2f}M params")
+    for offset, v in (result.get("prediction_error") or {}).items():
+        latent = f", latent MSE {v['latent_mse']:.4f}" if v["latent_mse"] is not None else ""
+        print(f"predicted vs real frame {offset} steps ahead: PSNR {v['psnr_db']:.2f} dB, SSIM {v['ssim']:.3f}{latent} (n={v['n']})")
     print(f"wrote {cfg.out / 'eval.json'}")

@@ -40,6 +40,8 @@ class EpisodeResult:
     success_at_reset: bool = False  # success after the first step: counted (Meta-World convention), but reported
     latencies: list[float] = field(default_factory=list)  # seconds per model call, pre-processing included
     frames: list[np.ndarray] = field(default_factory=list)  # only when recording
+    # (offset, predicted frame, real frame, latent MSE) per prediction whose target step was reached
+    predictions: list[tuple] = field(default_factory=list)
     final_state: list[float] = field(default_factory=list)
 
     def record(self) -> dict:
@@ -71,15 +73,31 @@ def run_episode(
     result = EpisodeResult(env.task, seed, False, 0)
     if record_video:
         result.frames.append(obs["image"])
+    pending: dict[int, list] = {}  # target step -> [(offset, predicted frame, predicted latent)]
     for step in range(max_steps):
         if regime.needs_plan():
             t0 = time.perf_counter()
             chunk = model.act(observation_batch(history, task_index), generator=generator)[0].numpy()
             result.latencies.append(time.perf_counter() - t0)
             regime.set_plan(chunk)
+            # Read outside the timed call (decoding is not part of acting). Only offsets that the
+            # executed actions reach are scored: beyond them the plan was replaced.
+            prediction = model.last_prediction()
+            if prediction is not None:
+                for i, offset in enumerate(prediction["offsets"]):
+                    if offset <= regime.action_steps:
+                        latent = None if prediction["latents"] is None else prediction["latents"][0, i]
+                        pending.setdefault(step + offset, []).append((offset, prediction["frames"][0, i], latent))
         obs, _, _, truncated, info = env.step(regime.next_action())
         history.append(obs)
         result.steps = step + 1
+        for offset, frame, latent in pending.pop(step + 1, []):
+            real = obs["image"]
+            mse = None
+            if latent is not None:
+                real_latent = model.encode_substrate(torch.from_numpy(real)[None])[0]
+                mse = float(((latent - real_latent) ** 2).mean())
+            result.predictions.append((offset, frame, real, mse))
         if record_video:
             result.frames.append(obs["image"])
         if info["success"]:
