@@ -164,6 +164,14 @@ def test_predict_then_act_trains_on_partly_unlabelled_data_acts_and_predicts(tin
     assert error["2"]["latent_mse"] > 0
     assert (tmp_path / "e" / result["prediction_videos"][0]["mp4"]).stat().st_size > 0
 
+    # open-loop: one call plans the whole episode by imagining past its own chunks
+    plan = model.plan(obs, horizon=11, generator=torch.Generator().manual_seed(0))
+    assert plan.shape == (2, 11, 4) and torch.isfinite(plan).all()
+    result = evaluate(EvalConfig(checkpoint=folder, out=tmp_path / "o", tasks="reach-v3", episodes=1, max_steps=12,
+                                 regime="open-loop", workers=1, videos=0))
+    assert result["protocol"]["regime"] == "open-loop"
+    assert result["episodes"][0]["calls"] == 1 and result["episodes"][0]["steps"] == 12
+
 
 def test_latent_wams_need_a_matching_autoencoder(tiny_dataset, tiny_autoencoder, tmp_path):
     from wam.train.trainer import Trainer
@@ -309,3 +317,12 @@ def test_predict_then_act_swaps_generator_backbone_and_objective_by_name(tiny_da
     assert torch.isfinite(loss) and info["generation_loss"] > 0
     assert model.act(obs).shape == (2, 4, 4)
     check_boundary(model, obs)  # the generated future reaches the action, whatever the backbone
+
+
+def test_a_regime_the_model_lacks_is_a_one_line_error(tiny_checkpoint, tmp_path):
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    with pytest.raises(WamError, match="does not support regime 'open-loop'; it supports: chunked, single-step"):
+        evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "e", tasks="reach-v3", episodes=1, regime="open-loop", workers=1))
+    with pytest.raises(WamError, match="unknown regime 'async'"):
+        EvalConfig(checkpoint=tiny_checkpoint, regime="async")

@@ -5,7 +5,7 @@ decodes each frame once, stores it as a `.npy` memmap and serves windows:
 
     observation history  frames t-To+1 .. t       (clamped at the episode start, `obs_is_pad`)
     action chunk         actions t .. t+K-1       (padded past the episode end, `action_is_pad`)
-    future frames        frames t + offsets       (clamped at the episode end, `future_is_pad`)
+    future frames        frames (and states) t + offsets   (clamped at the episode end, `future_is_pad`)
 
 Any LeRobot v3 dataset works: feature names, shapes and fps come from meta/info.json.
 """
@@ -240,6 +240,7 @@ class TrainingCache:
             batch["future_is_pad"] = torch.from_numpy(fut_t >= end[:, None])
             fut_t = np.minimum(fut_t, end[:, None] - 1)
             batch["future_image"] = torch.from_numpy(np.stack([self.images[t] for t in fut_t]))
+            batch["future_state"] = torch.from_numpy(self.state[fut_t])
         return batch
 
 

@@ -48,7 +48,7 @@ class FlowPolicy(WamModel):
         substrate=Substrate.NONE,
         coupling=Coupling.NONE,
         backbone=Backbone.DIFFUSION,
-        regimes=(Regime.CHUNKED, Regime.OPEN_LOOP, Regime.SINGLE_STEP),
+        regimes=(Regime.CHUNKED, Regime.SINGLE_STEP),
         lineage="Diffusion Policy / pi0 action expert",
     )
     config_class = FlowPolicyConfig

@@ -106,7 +106,7 @@ class JointDiffusion(WamModel):
         substrate=Substrate.PIXEL_LATENT,
         coupling=Coupling.JOINT_GENERATION,
         backbone=Backbone.DIFFUSION,
-        regimes=(Regime.CHUNKED, Regime.OPEN_LOOP, Regime.SINGLE_STEP),
+        regimes=(Regime.CHUNKED, Regime.SINGLE_STEP),
         lineage="UWM / PAD / UVA lineage",
         future_use=(FutureUse.CONSUMED, FutureUse.TRAINED_RETAINED),
     )

@@ -146,7 +146,7 @@ class PredictThenAct(WamModel):
         future_use=(FutureUse.CONSUMED,),
     )
     config_class = PredictThenActConfig
-    capabilities = frozenset({"predict"})
+    capabilities = frozenset({"predict", "plan"})
     needs_action_labels = False  # the generator learns from action-free episodes
 
     def __init__(self, config: PredictThenActConfig, spec: DataSpec):
@@ -182,6 +182,9 @@ class PredictThenAct(WamModel):
         self.head = ActionFlowHead(
             spec.action_dim, config.chunk, config.cond_dim, config.width, config.depth, config.noise_samples
         )
+        # proprio at the future offsets, read from the same fused features: with it the model can
+        # keep imagining past its first chunk (the open-loop plan), like UniPi's video plan
+        self.state_head = nn.Linear(config.cond_dim, n_future * spec.state_dim)
         if config.substrate == "pixels":
             self.anatomy = dataclasses.replace(type(self).anatomy, substrate=Substrate.PIXEL)
 
@@ -227,6 +230,10 @@ class PredictThenAct(WamModel):
         reading = self.future_encoder.encode_maps(torch.cat([current, future], dim=1))
         return self.idm_fuse(torch.cat([cond, reading], dim=-1))
 
+    def _future_state(self, idm_cond: torch.Tensor) -> torch.Tensor:
+        """Normalised proprio at the future offsets, (B, F, S)."""
+        return self.state_head(idm_cond).view(idm_cond.shape[0], len(self.config.future_offsets), -1)
+
     # -- verbs ---------------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
@@ -243,9 +250,16 @@ class PredictThenAct(WamModel):
             target = target.reshape(b, n_future * target.shape[1], *target.shape[2:])  # (B, F*C, h, w)
         gen_loss = self.objective.loss(self._denoiser(current, cond), target).mean()
         noisy_future = target + cfg.future_noise * torch.randn_like(target)
-        act_loss = self.head.loss(self._decode_actions_cond(current, noisy_future, cond), batch)
-        loss = cfg.generation_weight * gen_loss + act_loss
-        return loss, {"generation_loss": float(gen_loss.detach()), "action_loss": float(act_loss.detach())}
+        idm_cond = self._decode_actions_cond(current, noisy_future, cond)
+        act_loss = self.head.loss(idm_cond, batch)
+        # future proprio is observed in every episode, labelled or not
+        state_loss = ((self._future_state(idm_cond) - self.state_norm(batch["future_state"])) ** 2).mean()
+        loss = cfg.generation_weight * gen_loss + act_loss + state_loss
+        return loss, {
+            "generation_loss": float(gen_loss.detach()),
+            "action_loss": float(act_loss.detach()),
+            "state_loss": float(state_loss.detach()),
+        }
 
     @torch.no_grad()
     def imagine(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None):
@@ -265,6 +279,35 @@ class PredictThenAct(WamModel):
 
     def reset(self) -> None:
         self._last_future = None
+
+    @torch.no_grad()
+    def plan(self, observation: dict[str, torch.Tensor], horizon: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Open-loop: plan `horizon` actions from one observation, (B, horizon, A).
+
+        Each segment imagines the future, decodes a chunk, then continues from the imagined frame
+        and proprio at the chunk's end, never looking at the environment again (UniPi's video plan
+        followed open-loop). Needs the last future offset to equal the chunk length.
+        """
+        cfg = self.config
+        require(
+            cfg.future_offsets[-1] == cfg.chunk,
+            f"open-loop planning continues from the frame `chunk` ({cfg.chunk}) steps ahead; future_offsets end at {cfg.future_offsets[-1]}",
+        )
+        images, states = observation["image"], observation["state"]
+        chunks, first_future = [], None
+        while sum(c.shape[1] for c in chunks) < horizon:
+            obs = {"image": images, "state": states, "task_index": observation["task_index"]}
+            current, future, cond = self.imagine(obs, generator)
+            first_future = future if first_future is None else first_future
+            idm_cond = self._decode_actions_cond(current, future, cond)
+            chunks.append(self.head.sample(idm_cond, cfg.sampling_steps, generator))
+            # continue from the imagined end of the chunk
+            _, frames = self._frames(future)
+            next_state = self.state_norm.inverse(self._future_state(idm_cond)[:, -1])
+            images = torch.cat([images[:, 1:], frames[:, -1:]], dim=1)
+            states = torch.cat([states[:, 1:], next_state[:, None]], dim=1)
+        self._last_future = first_future
+        return torch.cat(chunks, dim=1)[:, :horizon]
 
     def _frames(self, future: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, F*C, h, w) substrate maps -> (latents (B, F, C, h, w), uint8 frames (B, F, H, W, 3))."""

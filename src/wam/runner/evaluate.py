@@ -24,6 +24,7 @@ from wam.envs.seeds import SPLITS, episode_seeds
 from wam.envs.shifts import SHIFTS
 from wam.errors import WamError, require, unknown_choice
 from wam.eval.metrics import latency_summary, wilson_interval
+from wam.runner.regimes import REGIMES
 from wam.utils import machine_description, package_versions, worker_init
 
 EVAL_SCHEMA = "wam.eval/1"
@@ -45,8 +46,10 @@ class EvalConfig:
     """seed split of the initial conditions; 'train' only for diagnosing overfitting"""
     first_seed: int = 0
     """index of the first seed within the split"""
+    regime: str = "chunked"
+    """deployment regime: 'chunked' (receding horizon; --action-steps 1 is single-step) or 'open-loop' (plan once)"""
     action_steps: int = 8
-    """steps executed from each predicted chunk before re-planning"""
+    """steps executed from each predicted chunk before re-planning (chunked)"""
     max_steps: int = MAX_PATH_LENGTH
     """step limit per episode"""
     workers: int = 2
@@ -82,6 +85,8 @@ class EvalConfig:
             raise unknown_choice("visual shift", self.shift, SHIFTS)
         self.option = tuple(self.option)
         parse_options(self.option)
+        if self.regime not in REGIMES:
+            raise unknown_choice("regime", self.regime, REGIMES)
 
 
 def parse_options(options: tuple[str, ...]) -> dict[str, str]:
@@ -115,7 +120,7 @@ def _init_worker(checkpoint: str, options: dict[str, str]) -> None:
 
 def _episode_job(job: dict) -> dict:
     from wam.envs.metaworld import MetaWorldEnv
-    from wam.runner.regimes import Chunked
+    from wam.runner.regimes import Chunked, OpenLoop
     from wam.runner.rollout import run_episode
 
     env = _state["env"]
@@ -132,7 +137,7 @@ def _episode_job(job: dict) -> dict:
         env,
         job["seed"],
         job["task_index"],
-        Chunked(job["action_steps"]),
+        OpenLoop(job["max_steps"]) if job["regime"] == "open-loop" else Chunked(job["action_steps"]),
         job["max_steps"],
         record_video=job["video"],
         sampling_seed=job["sampling_seed"],
@@ -238,7 +243,10 @@ def evaluate(cfg: EvalConfig) -> dict:
     require(spec.image_shape[0] == spec.image_shape[1] and spec.image_shape[2] == 3, f"model expects {spec.image_shape} images; Meta-World renders square RGB")
     require(spec.action_dim == 4, f"model outputs {spec.action_dim}-d actions; Meta-World takes 4-d actions")
     require(spec.state_dim == 4, f"model reads {spec.state_dim}-d proprio; the Meta-World wrapper gives 4-d")
-    require(cfg.action_steps <= model.window.chunk, f"action_steps {cfg.action_steps} exceeds the model's chunk length {model.window.chunk}")
+    supported = {r.value for r in model.anatomy.regimes}
+    if cfg.regime not in supported:
+        raise WamError(f"model '{model.name}' does not support regime '{cfg.regime}'; it supports: {', '.join(sorted(supported))}")
+    require(cfg.regime != "chunked" or cfg.action_steps <= model.window.chunk, f"action_steps {cfg.action_steps} exceeds the model's chunk length {model.window.chunk}")
     seeds = episode_seeds(cfg.split, cfg.episodes, start=cfg.first_seed)
     protocol = {
         "env": "metaworld-v3",
@@ -250,9 +258,9 @@ def evaluate(cfg: EvalConfig) -> dict:
         "resolution": resolution,
         "shift": cfg.shift,
         "chunk_length": model.window.chunk,
-        "executed_steps": cfg.action_steps,
+        "executed_steps": cfg.action_steps if cfg.regime == "chunked" else cfg.max_steps,
         "temporal_ensembling": False,
-        "regime": "chunked",
+        "regime": cfg.regime,
         "model_options": options,
         "max_steps": cfg.max_steps,
         "success": "info['success'] at any step (episode ends there)",
@@ -290,6 +298,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             "shift": cfg.shift,
             "max_steps": cfg.max_steps,
             "action_steps": cfg.action_steps,
+            "regime": cfg.regime,
             "sampling_seed": cfg.sampling_seed,
             "video": i < cfg.videos,
             "video_dir": str(cfg.out / "videos"),
@@ -337,7 +346,7 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
     return {
         "schema": EVAL_SCHEMA,
         "model": meta["model"],
-        "anatomy": meta.get("anatomy", model.anatomy.to_json()),
+        "anatomy": model.anatomy.to_json(),
         "protocol": protocol,
         "per_task": per_task,
         "mean_success": round(float(np.mean([v["success"] for v in per_task.values()])), 4),

@@ -46,3 +46,50 @@ class Chunked:
 
     def describe(self) -> dict:
         return {"regime": self.name, "executed_steps_per_call": self.action_steps, "temporal_ensembling": False}
+
+    def call(self, model, observation, generator) -> np.ndarray:
+        """One model call: an action chunk (K, A)."""
+        return model.act(observation, generator=generator)[0].numpy()
+
+
+@dataclass
+class OpenLoop:
+    """Plan once: a single model call at reset plans the whole episode, which then runs blind.
+
+    Needs a model that can imagine past its first chunk (`plan` capability, e.g. predict-then-act
+    rolling its generator forward on its own predictions).
+    """
+
+    horizon: int = 500
+    name: str = "open-loop"
+
+    def __post_init__(self):
+        require(self.horizon >= 1, f"horizon must be >= 1, got {self.horizon}")
+        self._plan: list[np.ndarray] = []
+        self._planned = False
+
+    @property
+    def action_steps(self) -> int:  # every planned step is executed
+        return self.horizon
+
+    def reset(self) -> None:
+        self._plan, self._planned = [], False
+
+    def needs_plan(self) -> bool:
+        return not self._planned
+
+    def set_plan(self, plan: np.ndarray) -> None:
+        self._plan, self._planned = list(plan), True
+
+    def next_action(self) -> np.ndarray:
+        require(bool(self._plan), "the open-loop plan ran out before the episode ended")
+        return self._plan.pop(0)
+
+    def describe(self) -> dict:
+        return {"regime": self.name, "executed_steps_per_call": self.horizon, "temporal_ensembling": False}
+
+    def call(self, model, observation, generator) -> np.ndarray:
+        return model.plan(observation, self.horizon, generator=generator)[0].numpy()
+
+
+REGIMES = {"chunked": Chunked, "open-loop": OpenLoop}

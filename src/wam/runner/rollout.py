@@ -15,7 +15,7 @@ import torch
 
 from wam.envs.metaworld import MetaWorldEnv
 from wam.models.base import WamModel
-from wam.runner.regimes import Chunked
+from wam.runner.regimes import Chunked, OpenLoop
 
 MODEL_INPUT_KEYS = ("image", "state", "task_index")
 
@@ -60,7 +60,7 @@ def run_episode(
     env: MetaWorldEnv,
     seed: int,
     task_index: int,
-    regime: Chunked,
+    regime: Chunked | OpenLoop,
     max_steps: int,
     record_video: bool = False,
     sampling_seed: int = 0,
@@ -77,7 +77,7 @@ def run_episode(
     for step in range(max_steps):
         if regime.needs_plan():
             t0 = time.perf_counter()
-            chunk = model.act(observation_batch(history, task_index), generator=generator)[0].numpy()
+            chunk = regime.call(model, observation_batch(history, task_index), generator)
             result.latencies.append(time.perf_counter() - t0)
             regime.set_plan(chunk)
             # Read outside the timed call (decoding is not part of acting). Only offsets that the
