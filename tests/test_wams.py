@@ -326,3 +326,84 @@ def test_a_regime_the_model_lacks_is_a_one_line_error(tiny_checkpoint, tmp_path)
         evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "e", tasks="reach-v3", episodes=1, regime="open-loop", workers=1))
     with pytest.raises(WamError, match="unknown regime 'async'"):
         EvalConfig(checkpoint=tiny_checkpoint, regime="async")
+
+
+def _tiny_models(ae: str) -> dict[str, tuple]:
+    """Every registered model with tiny settings (config kwargs)."""
+    obs = dict(encoder_channels=(8, 16), image_features=32, cond_dim=32, task_embedding_dim=8)
+    sub = dict(autoencoder=ae, autoencoder_channels=(8, 16, 16), latent_channels=4, future_offsets=(2, 4), chunk=4)
+    return {
+        "flow-policy": dict(**obs, chunk=4, width=32, depth=1, noise_samples=2, sampling_steps=2),
+        "autoencoder": dict(channels=(8, 16, 16), latent_channels=4),
+        "predict-then-act": dict(**obs, **sub, generator_channels=(16,), generator_steps=2, future_features=16,
+                                 width=32, depth=1, noise_samples=2, sampling_steps=2),
+        "joint-diffusion": dict(**obs, **sub, patch=2, action_group=2, dit_width=32, dit_depth=1, dit_heads=2,
+                                sampling_steps=2, future_steps=2),
+    }
+
+
+def _build(name: str, ae, dataset):
+    from wam.models import model_class
+    from wam.train.checkpoint import load_model
+
+    cls = model_class(name)
+    spec = load_model(ae)[0].spec
+    model = cls(cls.config_class(**_tiny_models(str(ae))[name]), spec)
+    model.set_normalization(TrainingCache(dataset).stats())
+    model.prepare_training()
+    return model
+
+
+def test_every_registered_model_is_covered_here(tiny_autoencoder):
+    from wam.models import MODELS
+
+    assert set(_tiny_models(str(tiny_autoencoder))) == set(MODELS)
+
+
+@pytest.mark.parametrize("name", ["flow-policy", "autoencoder", "predict-then-act", "joint-diffusion"])
+def test_save_load_is_bit_exact_for_every_model(name, tiny_dataset, tiny_autoencoder, tmp_path):
+    from wam.train.checkpoint import load_model, save_model
+
+    model = _build(name, tiny_autoencoder, tiny_dataset)
+    save_model(model, tmp_path / "m")
+    loaded, meta = load_model(tmp_path / "m")
+    assert meta["model"] == name
+    a, b = model.state_dict(), loaded.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    if model.role == "agent":
+        obs, _ = _observation(tiny_dataset, model)
+        g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+        torch.testing.assert_close(model.eval().act(obs, generator=g()), loaded.act(obs, generator=g()), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["predict-then-act", "joint-diffusion"])
+def test_a_tiny_batch_overfits(name, tiny_dataset, tiny_autoencoder):
+    torch.manual_seed(0)
+    model = _build(name, tiny_autoencoder, tiny_dataset)
+    _, batch = _observation(tiny_dataset, model)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for _ in range(150):
+        torch.manual_seed(1)  # the same noise and times every step: a fixed regression target
+        loss, _ = model.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
+
+
+@pytest.mark.parametrize("name", ["predict-then-act", "joint-diffusion"])
+def test_unlabelled_episodes_train_the_future_but_never_the_action(name, tiny_dataset, tiny_autoencoder):
+    torch.manual_seed(0)
+    model = _build(name, tiny_autoencoder, tiny_dataset)
+    _, batch = _observation(tiny_dataset, model)
+    batch["labelled"][:] = False
+    batch["action"].normal_()  # whatever sits in the withheld labels must not matter
+    if name == "joint-diffusion":
+        model.config.skip_future_probability = 0.0  # score the future stream in this batch
+    loss, info = model.loss(batch)
+    loss.backward()
+    assert info["action_loss"] == 0.0 and info["generation_loss"] > 0
+    action_out = model.head.velocity.out if name == "predict-then-act" else model.action_out
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0.0 for p in action_out.parameters())
