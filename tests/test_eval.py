@@ -34,6 +34,9 @@ class SpyModel(torch.nn.Module):
         self.seen.append(observation)
         return self.inner.act(observation, generator=generator)
 
+    def last_prediction(self):
+        return self.inner.last_prediction()
+
 
 def test_model_sees_only_image_proprio_and_task(tiny_checkpoint):
     model, _ = load_model(tiny_checkpoint)

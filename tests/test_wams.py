@@ -407,3 +407,30 @@ def test_unlabelled_episodes_train_the_future_but_never_the_action(name, tiny_da
     assert info["action_loss"] == 0.0 and info["generation_loss"] > 0
     action_out = model.head.velocity.out if name == "predict-then-act" else model.action_out
     assert all(p.grad is None or float(p.grad.abs().sum()) == 0.0 for p in action_out.parameters())
+
+
+def test_first_release_flow_policy_checkpoints_still_load(tiny_checkpoint, tmp_path):
+    """The action head moved under `head.`; checkpoints written before keep loading, unchanged."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from wam.train.checkpoint import load_model
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_checkpoint, old)
+    tensors = load_file(str(old / "model.safetensors"))
+    renamed = {k.removeprefix("head."): v for k, v in tensors.items()}
+    assert any(k.startswith("velocity.") for k in renamed)
+    save_file(renamed, str(old / "model.safetensors"))
+    model, _ = load_model(old)
+    new = load_model(tiny_checkpoint)[0].state_dict()
+    assert all(torch.equal(v, new[k]) for k, v in model.state_dict().items())
+
+
+def test_a_non_integer_dial_value_is_a_one_line_error(tiny_joint):
+    from wam.train.checkpoint import load_model
+
+    model, _ = load_model(tiny_joint)
+    with pytest.raises(WamError, match="future_steps must be an integer"):
+        model.set_runtime_option("future_steps", "half")

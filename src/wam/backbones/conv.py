@@ -99,8 +99,8 @@ class ConvEncoder(nn.Module):
 def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """DrQ-style augmentation: pad by replication and crop back at a random offset per image.
 
-    images: uint8 or float (N, H, W, C). The same shift is used for every frame of one sample when
-    the caller folds time into N with a repeated generator draw (see the policy).
+    images: uint8 or float (N, H, W, C), one shift per image. To shift several frames of a sample
+    together, stack them on C first (see `wam.conditioning.shift_images`).
     """
     n, h, w, _ = images.shape
     x = F.pad(images.permute(0, 3, 1, 2).float(), (pad, pad, pad, pad), mode="replicate")

@@ -21,7 +21,8 @@ def _unit(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
 def frame_metrics(predicted: np.ndarray, real: np.ndarray) -> dict[str, float]:
     """Mean PSNR (dB) and SSIM over N frame pairs, each (N, H, W, 3) uint8."""
     p, r = _unit(predicted), _unit(real)
-    psnr = peak_signal_noise_ratio(p, r, data_range=1.0, reduction="none", dim=(1, 2, 3))
+    # capped at 100 dB: identical frames would give inf, which JSON cannot hold
+    psnr = peak_signal_noise_ratio(p, r, data_range=1.0, reduction="none", dim=(1, 2, 3)).clamp(max=100.0)
     ssim = structural_similarity_index_measure(p, r, data_range=1.0, reduction="none")
     return {"psnr": float(psnr.mean()), "ssim": float(ssim.mean())}
 

@@ -73,9 +73,10 @@ class Autoencoder(WamModel):
         recon = self.net.decoder(z)
         mse = F.mse_loss(recon, target)
         loss = mse + self.config.latent_penalty * z.pow(2).mean()
-        with torch.no_grad():
-            scale = z.transpose(0, 1).flatten(1).std(dim=1).clamp_min(1e-3)
-            self.net.latent_scale.lerp_(scale, 0.01)
+        if self.training:  # the scale is a training statistic; evaluating a batch must not move it
+            with torch.no_grad():
+                scale = z.transpose(0, 1).flatten(1).std(dim=1).clamp_min(1e-3)
+                self.net.latent_scale.lerp_(scale, 0.01)
         psnr = float(10 * torch.log10(4.0 / mse.detach().clamp_min(1e-10)))  # peak-to-peak 2 in [-1, 1]
         return loss, {"recon_mse": float(mse.detach()), "psnr_db": psnr}
 

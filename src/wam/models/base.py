@@ -92,9 +92,17 @@ class WamModel(nn.Module):
         """uint8 frames (N, H, W, 3) -> the substrate the model predicts in (for latent errors)."""
         raise WamError(f"model '{self.name}' has no substrate")
 
+    def runtime_values(self) -> dict[str, str]:
+        """Current value of every runtime option (recorded in each evaluation's protocol)."""
+        return {}
+
     def set_runtime_option(self, name: str, value: str) -> None:
         known = ", ".join(sorted(self.runtime_options)) or "none"
         raise WamError(f"model '{self.name}' has no runtime option {name!r} (it has: {known})")
+
+    def upgrade_state_dict(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Rename tensors of checkpoints written by an older layout of this model (default: none)."""
+        return tensors
 
     def prepare_training(self) -> None:
         """Called once by the trainer before the first step: load frozen pretrained parts (e.g. an

@@ -1,8 +1,9 @@
 """The policy-only baseline: a flow-matching action-chunk policy (coupling: none).
 
 Lineage: Diffusion Policy (Chi et al. 2023) predicts action chunks by denoising; pi0's action
-expert (Black et al. 2024) uses flow matching instead of DDPM. Here: a small conv encoder reads the last frame, the proprio history and a task embedding; a FiLM
-residual MLP is the velocity field over the flattened chunk (K x A); 10 Euler steps at inference.
+expert (Black et al. 2024) uses flow matching instead of DDPM. Here: a small conv encoder reads
+the last frame, the proprio history and a task embedding; a FiLM residual MLP is the velocity
+field over the flattened chunk (K x A); 10 Euler steps at inference.
 
 It predicts no future, so it is registered as a policy, not a WAM: every WAM must beat it.
 """
@@ -72,6 +73,10 @@ class FlowPolicy(WamModel):
 
     def set_instruction_embeddings(self, table: torch.Tensor) -> None:
         self.encoder.set_instruction_embeddings(table)
+
+    def upgrade_state_dict(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        # Before the shared action head existed (first release), its tensors sat at the top level.
+        return {("head." + k if k.startswith(("velocity.", "action_norm.")) else k): v for k, v in tensors.items()}
 
     def condition(self, obs: dict[str, torch.Tensor], augment: bool = False) -> torch.Tensor:
         images = obs["image"][:, -self.config.image_history :]  # (B, Ti, H, W, 3)

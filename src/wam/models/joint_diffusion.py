@@ -36,7 +36,7 @@ from wam.backbones.mlp import timestep_embedding
 from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
-from wam.errors import require
+from wam.errors import WamError, require
 from wam.models.base import WamModel, register
 from wam.objectives.flow_matching import interpolate, sample_time
 from wam.substrates import make_substrate
@@ -45,7 +45,7 @@ from wam.substrates import make_substrate
 @dataclass
 class JointDiffusionConfig(ObservationConfig):
     chunk: int = 16
-    """action chunk length K (one token per step)"""
+    """action chunk length K (K / action_group action tokens)"""
     future_offsets: tuple[int, ...] = (8, 16)
     """frames ahead whose latents are generated with the actions"""
     autoencoder: str = "runs/mt10/autoencoder/model"
@@ -72,8 +72,8 @@ class JointDiffusionConfig(ObservationConfig):
     """chance that a training batch drops the future tokens (trains the skip-future path)"""
     sampling_steps: int = 10
     """Euler steps N for each stream at inference"""
-    future_steps: int = 10
-    """the dial: future denoising steps before the actions are read (0..sampling_steps); runtime"""
+    future_steps: int = -1
+    """the dial: future denoising steps before the actions are read (0..sampling_steps; -1: all); runtime"""
 
     def validate(self) -> None:
         super().validate()
@@ -86,15 +86,19 @@ class JointDiffusionConfig(ObservationConfig):
         require(0 <= self.end_probability < 0.5, f"end_probability must be in [0, 0.5), got {self.end_probability}")
         require(0 <= self.skip_future_probability < 1, f"skip_future_probability must be in [0, 1), got {self.skip_future_probability}")
         require(
-            0 <= self.future_steps <= self.sampling_steps,
-            f"future_steps must be in 0..sampling_steps ({self.sampling_steps}), got {self.future_steps}",
+            -1 <= self.future_steps <= self.sampling_steps,
+            f"future_steps must be in 0..sampling_steps ({self.sampling_steps}) or -1 (all), got {self.future_steps}",
         )
 
+    @property
+    def effective_future_steps(self) -> int:
+        return self.sampling_steps if self.future_steps < 0 else self.future_steps
 
-def _stream_time(b: int, end_probability: float) -> torch.Tensor:
+
+def _stream_time(b: int, end_probability: float, device=None) -> torch.Tensor:
     """Logit-normal flow times with `end_probability` mass at exactly 0 and at exactly 1."""
-    t = sample_time(b)
-    u = torch.rand(b)
+    t = sample_time(b).to(device)
+    u = torch.rand(b).to(device)
     t = torch.where(u < end_probability, torch.zeros_like(t), t)
     return torch.where(u > 1 - end_probability, torch.ones_like(t), t)
 
@@ -160,12 +164,18 @@ class JointDiffusion(WamModel):
 
     def set_runtime_option(self, name: str, value: str) -> None:
         require(name in self.runtime_options, f"'{self.name}' has no runtime option {name!r}; it has {sorted(self.runtime_options)}")
-        steps = int(value)
+        try:
+            steps = int(value)
+        except ValueError:
+            raise WamError(f"future_steps must be an integer in 0..{self.config.sampling_steps}, got {value!r}") from None
         require(
             0 <= steps <= self.config.sampling_steps,
             f"future_steps must be in 0..{self.config.sampling_steps} (the sampling steps), got {steps}",
         )
         self.config.future_steps = steps
+
+    def runtime_values(self) -> dict[str, str]:
+        return {"future_steps": str(self.config.effective_future_steps)}
 
     def future_parameters(self):
         for prefix in ("future_in", "future_out", "trunk"):
@@ -199,7 +209,7 @@ class JointDiffusion(WamModel):
         consecutive steps). Each stream's adaLN condition is the context plus its time embedding.
         """
         b, k, a_dim = action.shape
-        g = self.config.action_group
+        g, device = self.config.action_group, action.device
         action_tokens = self.action_in(action.reshape(b, k // g, g * a_dim)) + self.action_pos
         streams = [context + self.time_mlp(timestep_embedding(t_action, 128)) + self.stream.weight[1]]
         tokens = [action_tokens]
@@ -209,6 +219,7 @@ class JointDiffusion(WamModel):
             token_stream = [torch.zeros(future.shape[1], dtype=torch.long), torch.ones(k // g, dtype=torch.long)]
         else:
             token_stream = [torch.zeros(k // g, dtype=torch.long)]  # the only stream
+        token_stream = [ts.to(device) for ts in token_stream]
         h = self.trunk(torch.cat(tokens, dim=1), torch.stack(streams, dim=1), torch.cat(token_stream))
         n_action = k // g
         v_action = self.action_out(h[:, -n_action:]).reshape(b, k, a_dim)
@@ -233,49 +244,54 @@ class JointDiffusion(WamModel):
         # actions: noise level t_a, fully noised (t_a = 0) where the label is withheld
         a1 = self.action_norm(batch["action"])  # (B, K, A)
         a0 = torch.randn_like(a1)
-        t_a = torch.where(batch["labelled"], _stream_time(b, cfg.end_probability), torch.zeros(b))
+        t_a = torch.where(batch["labelled"], _stream_time(b, cfg.end_probability, a1.device), torch.zeros(b, device=a1.device))
         skip_future = bool(torch.rand(()) < cfg.skip_future_probability)
         if skip_future:
             v_s, v_a = self._velocity(context, None, None, interpolate(a0, a1, t_a), t_a)
-            gen_loss = torch.zeros(())
+            gen_loss = torch.zeros((), device=a1.device)
         else:
             with torch.no_grad():
                 z = self.substrate.encode(futures.flatten(0, 1))
                 s1 = self._patchify(z.view(b, n_future, *z.shape[1:]))  # (B, F*P, C*p*p)
             s0 = torch.randn_like(s1)
-            t_s = _stream_time(b, cfg.end_probability)
+            t_s = _stream_time(b, cfg.end_probability, a1.device)
             v_s, v_a = self._velocity(context, interpolate(s0, s1, t_s), t_s, interpolate(a0, a1, t_a), t_a)
             # a clean stream (t = 1) is given, not generated: no loss on it
             gen_loss = (((v_s - (s1 - s0)) ** 2).mean((1, 2)) * (t_s < 1).float()).mean()
         weight = (~batch["action_is_pad"]).float()[..., None] * labelled[:, None, None] * (t_a < 1).float()[:, None, None]
         act_err = ((v_a - (a1 - a0)) ** 2 * weight).sum() / (weight.sum() * a1.shape[-1]).clamp_min(1.0)
         loss = gen_loss + cfg.action_weight * act_err
-        return loss, {"generation_loss": float(gen_loss.detach()), "action_loss": float(act_err.detach())}
+        # NaN, not 0, on skip-future batches: no future was scored (a 0 would read as a perfect one)
+        gen_logged = float("nan") if skip_future else float(gen_loss.detach())
+        return loss, {"generation_loss": gen_logged, "action_loss": float(act_err.detach())}
 
-    def _initial_noise(self, b: int, generator: torch.Generator | None):
+    def _initial_noise(self, b: int, generator: torch.Generator | None, device):
         n_tokens = len(self.config.future_offsets) * self.patches_per_frame
         s = torch.randn(b, n_tokens, self.token_dim, generator=generator)
         a = torch.randn(b, self.config.chunk, self.spec.action_dim, generator=generator)
-        return s, a
+        return s.to(device), a.to(device)
+
+    def _times(self, b: int, value: float, device) -> torch.Tensor:
+        return torch.full((b,), value, device=device)
 
     @torch.no_grad()
     def act(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         cfg = self.config
         context = self._context(observation["image"], observation["state"], observation["task_index"])
-        b, n, m = context.shape[0], cfg.sampling_steps, cfg.future_steps
-        s, a = self._initial_noise(b, generator)
-        zero, dt = torch.zeros(b), 1.0 / n
+        b, n, m, dev = context.shape[0], cfg.sampling_steps, cfg.effective_future_steps, context.device
+        s, a = self._initial_noise(b, generator, dev)
+        dt = 1.0 / n
         # 1. the dial: denoise the future m of its n steps, the actions still pure noise (t_a = 0)
         self._last_future = None
         for i in range(m):
-            v_s, _ = self._velocity(context, s, torch.full((b,), i * dt), a, zero)
-            # the model's current estimate of the clean future (exact endpoint when m = n)
+            v_s, _ = self._velocity(context, s, self._times(b, i * dt, dev), a, self._times(b, 0.0, dev))
+            # the clean-future estimate from this step, kept for fidelity scoring (exact when m = n)
             self._last_future = s + (1 - i * dt) * v_s
             s = s + dt * v_s
         # 2. denoise the actions, reading the future frozen at time m / n (or without it, m = 0)
-        t_s = torch.full((b,), m * dt)
+        t_s = self._times(b, m * dt, dev)
         for i in range(n):
-            _, v_a = self._velocity(context, s if m > 0 else None, t_s, a, torch.full((b,), i * dt))
+            _, v_a = self._velocity(context, s if m > 0 else None, t_s, a, self._times(b, i * dt, dev))
             a = a + dt * v_a
         return self.action_norm.inverse(a)
 
@@ -291,11 +307,13 @@ class JointDiffusion(WamModel):
 
     @torch.no_grad()
     def last_prediction(self) -> dict | None:
-        """The clean-future estimate the action read (None with future_steps = 0: no future made)."""
+        """The model's estimate of the clean future from its last future step (exact when m = N;
+        for m < N the action reads the partly denoised future this estimate comes from). None
+        with future_steps = 0: no future was made."""
         if getattr(self, "_last_future", None) is None:
             return None
         latents, frames = self._frames(self._last_future)
-        return {"offsets": list(self.config.future_offsets), "frames": frames.numpy(), "latents": latents}
+        return {"offsets": list(self.config.future_offsets), "frames": frames.cpu().numpy(), "latents": latents}
 
     @torch.no_grad()
     def encode_substrate(self, frames: torch.Tensor) -> torch.Tensor:
@@ -309,13 +327,17 @@ class JointDiffusion(WamModel):
         noise, marginalised); with an action chunk (B, K, A): forward dynamics (actions clean)."""
         cfg = self.config
         context = self._context(observation["image"], observation["state"], observation["task_index"])
-        b, n = context.shape[0], cfg.sampling_steps
-        s, a = self._initial_noise(b, generator)
-        t_a = torch.zeros(b)
+        b, n, dev = context.shape[0], cfg.sampling_steps, context.device
+        s, a = self._initial_noise(b, generator, dev)
+        t_a = self._times(b, 0.0, dev)
         if actions is not None:
-            a, t_a = self.action_norm(actions.float()), torch.ones(b)
+            require(
+                tuple(actions.shape[1:]) == (cfg.chunk, self.spec.action_dim),
+                f"forward dynamics takes action chunks of shape (B, {cfg.chunk}, {self.spec.action_dim}), got {tuple(actions.shape)}",
+            )
+            a, t_a = self.action_norm(actions.float().to(dev)), self._times(b, 1.0, dev)
         for i in range(n):
-            v_s, _ = self._velocity(context, s, torch.full((b,), i / n), a, t_a)
+            v_s, _ = self._velocity(context, s, self._times(b, i / n, dev), a, t_a)
             s = s + v_s / n
         return self._frames(s)[1]
 
@@ -325,12 +347,17 @@ class JointDiffusion(WamModel):
     ) -> torch.Tensor:
         """Actions (B, K, A) that lead from the observation to the given future frames (B, F, H, W, 3)."""
         cfg = self.config
+        require(
+            future_images.dim() == 5 and future_images.shape[1] == len(cfg.future_offsets),
+            f"inverse dynamics takes {len(cfg.future_offsets)} future frames per sample (offsets {cfg.future_offsets}), "
+            f"got shape {tuple(future_images.shape)}",
+        )
         context = self._context(observation["image"], observation["state"], observation["task_index"])
-        b, n = context.shape[0], cfg.sampling_steps
-        z = self.substrate.encode(future_images.flatten(0, 1))
+        b, n, dev = context.shape[0], cfg.sampling_steps, context.device
+        z = self.substrate.encode(future_images.flatten(0, 1).to(dev))
         s = self._patchify(z.view(b, -1, *z.shape[1:]))
-        _, a = self._initial_noise(b, generator)
+        _, a = self._initial_noise(b, generator, dev)
         for i in range(n):
-            _, v_a = self._velocity(context, s, torch.ones(b), a, torch.full((b,), i / n))
+            _, v_a = self._velocity(context, s, self._times(b, 1.0, dev), a, self._times(b, i / n, dev))
             a = a + v_a / n
         return self.action_norm.inverse(a)

@@ -8,9 +8,10 @@ dynamics model; AVDC and Vidar keep that split. Here, small and on our data:
      from the current frame's substrate map and the observation conditioning. Trained on every
      episode, labelled or not.
   2. inverse dynamics  q(a | o, s, l): a conv encoder reads the predicted future; with the
-     observation conditioning it feeds the flow-matching action head. Trained on labelled
-     episodes, on real futures (teacher forcing) lightly noised, so that at run time it tolerates
-     the generator's imperfect futures.
+     observation conditioning it feeds the flow-matching action head. Its action loss uses
+     labelled episodes only (its reading of the future also trains, on every episode, through a
+     small head that predicts future proprio); it reads real futures (teacher forcing) lightly
+     noised, so that at run time it tolerates the generator's imperfect futures.
 
 At inference the future is generated first and the action is decoded from it: the prediction is
 *consumed* by the action path (the boundary rule's first case). Shapes: B batch, F future frames,
@@ -130,6 +131,8 @@ class PredictThenActConfig(ObservationConfig):
         require(len(self.generator_channels) >= 1, "generator_channels must name at least one level")
         require(self.future_noise >= 0, f"future_noise must be >= 0, got {self.future_noise}")
         require(self.generation_weight > 0, f"generation_weight must be > 0, got {self.generation_weight}")
+        if self.objective != "flow":
+            require(self.generator_steps <= 100, f"generator_steps must be <= 100 (the diffusion schedule's steps), got {self.generator_steps}")
         for name in ("chunk", "patch", "dit_width", "dit_depth", "generator_steps", "future_features", "width", "depth", "noise_samples", "sampling_steps"):
             require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -184,9 +187,12 @@ class PredictThenAct(WamModel):
         )
         # proprio at the future offsets, read from the same fused features: with it the model can
         # keep imagining past its first chunk (the open-loop plan), like UniPi's video plan
-        self.state_head = nn.Linear(config.cond_dim, n_future * spec.state_dim)
+        self.state_head = nn.Linear(config.cond_dim, n_future * spec.state_dim) if spec.state_dim else None
         if config.substrate == "pixels":
             self.anatomy = dataclasses.replace(type(self).anatomy, substrate=Substrate.PIXEL)
+        if config.future_offsets[-1] != config.chunk:  # plan() continues from the frame at the chunk's end
+            regimes = tuple(r for r in self.anatomy.regimes if r is not Regime.OPEN_LOOP)
+            self.anatomy = dataclasses.replace(self.anatomy, regimes=regimes)
 
     # -- set-up --------------------------------------------------------------------------------
     @property
@@ -231,8 +237,11 @@ class PredictThenAct(WamModel):
         return self.idm_fuse(torch.cat([cond, reading], dim=-1))
 
     def _future_state(self, idm_cond: torch.Tensor) -> torch.Tensor:
-        """Normalised proprio at the future offsets, (B, F, S)."""
-        return self.state_head(idm_cond).view(idm_cond.shape[0], len(self.config.future_offsets), -1)
+        """Normalised proprio at the future offsets, (B, F, S) (S may be 0)."""
+        b, n_future = idm_cond.shape[0], len(self.config.future_offsets)
+        if self.state_head is None:
+            return idm_cond.new_zeros(b, n_future, 0)
+        return self.state_head(idm_cond).view(b, n_future, -1)
 
     # -- verbs ---------------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -253,7 +262,8 @@ class PredictThenAct(WamModel):
         idm_cond = self._decode_actions_cond(current, noisy_future, cond)
         act_loss = self.head.loss(idm_cond, batch)
         # future proprio is observed in every episode, labelled or not
-        state_loss = ((self._future_state(idm_cond) - self.state_norm(batch["future_state"])) ** 2).mean()
+        state_err = (self._future_state(idm_cond) - self.state_norm(batch["future_state"])) ** 2
+        state_loss = state_err.mean() if state_err.numel() else state_err.sum()
         loss = cfg.generation_weight * gen_loss + act_loss + state_loss
         return loss, {
             "generation_loss": float(gen_loss.detach()),
@@ -267,7 +277,7 @@ class PredictThenAct(WamModel):
         cond = self._condition(observation["image"], observation["state"], observation["task_index"])
         current = self.substrate.encode(observation["image"][:, -1])
         c, h, w = self.substrate.shape
-        noise = torch.randn(current.shape[0], c * len(self.config.future_offsets), h, w, generator=generator)
+        noise = torch.randn(current.shape[0], c * len(self.config.future_offsets), h, w, generator=generator).to(current.device)
         future = self.objective.sample(self._denoiser(current, cond), noise, self.config.generator_steps)
         return current, future, cond
 
@@ -301,11 +311,13 @@ class PredictThenAct(WamModel):
             first_future = future if first_future is None else first_future
             idm_cond = self._decode_actions_cond(current, future, cond)
             chunks.append(self.head.sample(idm_cond, cfg.sampling_steps, generator))
-            # continue from the imagined end of the chunk
+            # Continue from the imagined end of the chunk. The history is filled with that one
+            # frame and proprio (as at an episode start), not appended to the real one: two
+            # entries `chunk` steps apart would look like a speed the model never saw.
             _, frames = self._frames(future)
             next_state = self.state_norm.inverse(self._future_state(idm_cond)[:, -1])
-            images = torch.cat([images[:, 1:], frames[:, -1:]], dim=1)
-            states = torch.cat([states[:, 1:], next_state[:, None]], dim=1)
+            images = frames[:, -1:].expand(-1, images.shape[1], -1, -1, -1).to(images.device)
+            states = next_state[:, None].expand(-1, states.shape[1], -1)
         self._last_future = first_future
         return torch.cat(chunks, dim=1)[:, :horizon]
 
@@ -328,7 +340,7 @@ class PredictThenAct(WamModel):
         if getattr(self, "_last_future", None) is None:
             return None
         latents, frames = self._frames(self._last_future)
-        return {"offsets": list(self.config.future_offsets), "frames": frames.numpy(), "latents": latents}
+        return {"offsets": list(self.config.future_offsets), "frames": frames.cpu().numpy(), "latents": latents}
 
     @torch.no_grad()
     def encode_substrate(self, frames: torch.Tensor) -> torch.Tensor:

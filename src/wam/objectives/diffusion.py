@@ -35,6 +35,9 @@ class Diffusion:
             beta_schedule="squaredcos_cap_v2",
             prediction_type=prediction,
             clip_sample=False,
+            # sampling starts at the last training step (pure noise); the 'leading' default would
+            # start a 10-step DDIM at step 90 of 100, from noise it treats as partly signal
+            timestep_spacing="trailing",
         )
         self.train_scheduler = DDPMScheduler(**self._schedule)
 

@@ -33,6 +33,8 @@ class ReportConfig:
     """page title"""
     sweeps: list[Path] = field(default_factory=list)
     """sweep.json files from `wam sweep` (runtime-option curves, e.g. the fidelity-latency dial)"""
+    media: bool = True
+    """copy rollout videos into the report folder (off: tables and plots only)"""
 
 
 def load_result(path: Path) -> dict:
@@ -136,8 +138,10 @@ def build_report(cfg: ReportConfig) -> Path:
     plots.per_task_success(results, cfg.out / "per_task_success.png")
     plots.success_vs_latency(results, cfg.out / "success_vs_latency.png")
     for r in results:
-        r["media"] = _copy_media(r, cfg.out, r["slot"])
-        r["prediction_media"] = _copy_media({**r, "videos": r.get("prediction_videos", [])}, cfg.out, r["slot"])
+        r["media"] = _copy_media(r, cfg.out, r["slot"]) if cfg.media else []
+        r["prediction_media"] = (
+            _copy_media({**r, "videos": r.get("prediction_videos", [])}, cfg.out, r["slot"]) if cfg.media else []
+        )
     page = render(cfg.title, results, sweep_section([load_sweep(p) for p in cfg.sweeps], cfg.out))
     with atomic_path(cfg.out / "index.html") as tmp:
         tmp.write_text(page)

@@ -226,6 +226,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         raise WamError(f"'{model.name}' is a {model.role} component, not a policy or WAM: it cannot be evaluated closed-loop")
     options = parse_options(cfg.option)
     apply_options(model, options)  # unknown names or bad values fail here, before any worker starts
+    effective_options = model.runtime_values()  # every knob's value, given or default
     spec = model.spec
     train_info = meta.get("train", {})
     data_info = train_info.get("data_info", {})
@@ -261,7 +262,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "executed_steps": cfg.action_steps if cfg.regime == "chunked" else cfg.max_steps,
         "temporal_ensembling": False,
         "regime": cfg.regime,
-        "model_options": options,
+        "model_options": effective_options,
         "max_steps": cfg.max_steps,
         "success": "info['success'] at any step (episode ends there)",
         "sampling_seed": cfg.sampling_seed,
@@ -279,7 +280,10 @@ def evaluate(cfg: EvalConfig) -> dict:
     protocol_path = cfg.out / "protocol.json"
     if protocol_path.exists():
         previous = read_json(protocol_path, "evaluation protocol")
-        changed = [k for k in protocol if k not in ("versions", "machine") and previous.get(k) != protocol[k]]
+        # a key an older wam did not write compares as empty (e.g. model_options of a policy)
+        changed = [
+            k for k in protocol if k not in ("versions", "machine") and previous.get(k, None if protocol[k] else protocol[k]) != protocol[k]
+        ]
         if changed:
             raise WamError(f"{cfg.out} holds episodes of another protocol (differs in {', '.join(changed)}); pass --overwrite or another --out")
     write_json(protocol_path, protocol)

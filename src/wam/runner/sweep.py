@@ -38,6 +38,8 @@ class SweepConfig:
     """steps executed from each chunk before re-planning"""
     workers: int = 2
     """parallel rollout processes"""
+    videos: int = 0
+    """rollout (and predicted-vs-real) videos per task per setting"""
     overwrite: bool = False
     """discard finished episodes and start over"""
 
@@ -48,13 +50,19 @@ class SweepConfig:
 
 
 def sweep(cfg: SweepConfig) -> dict:
+    from wam.train.checkpoint import load_model
+
+    model, _ = load_model(cfg.checkpoint)
+    for value in cfg.value_list:  # every value is checked before the first evaluation starts
+        model.set_runtime_option(cfg.option, value)
+    del model
     base = EvalConfig(
         checkpoint=cfg.checkpoint,
         tasks=cfg.tasks,
         episodes=cfg.episodes,
         action_steps=cfg.action_steps,
         workers=cfg.workers,
-        videos=0,
+        videos=cfg.videos,
         overwrite=cfg.overwrite,
         out=cfg.out / "unused",
     )

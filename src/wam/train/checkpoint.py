@@ -98,6 +98,7 @@ def build_model(meta: dict) -> WamModel:
 
 
 def load_state_strict(model: WamModel, tensors: dict[str, torch.Tensor], source: str) -> None:
+    tensors = model.upgrade_state_dict(tensors)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
