@@ -47,6 +47,11 @@ class LatentSubstrate(nn.Module):
         """Copy a trained `autoencoder` checkpoint in; its architecture and image size must match."""
         from wam.train.checkpoint import load_model
 
+        if not Path(folder).is_dir():
+            raise WamError(
+                f"autoencoder checkpoint not found: {folder} (train one with `wam train --model autoencoder`, "
+                "or point --model-overrides autoencoder=... at it)"
+            )
         model, meta = load_model(folder)
         if meta["model"] != "autoencoder":
             raise WamError(f"{folder} holds a '{meta['model']}' checkpoint, not an autoencoder")
