@@ -109,6 +109,13 @@ class WamModel(nn.Module):
         autoencoder substrate named in the config). Loading a saved model never calls it: the
         frozen parts are inside the model's own checkpoint."""
 
+    def set_instruction_embeddings(self, table: torch.Tensor) -> None:
+        """(num_tasks, 384) sentence embeddings of `spec.task_names`; kept by the model's shared
+        observation encoder (`self.encoder`, see wam.conditioning) when it has one."""
+        encoder = getattr(self, "encoder", None)
+        if encoder is not None:
+            encoder.set_instruction_embeddings(table)
+
     def set_normalization(self, stats: dict[str, dict]) -> None:
         """Load dataset statistics into the model's normalisers (before training)."""
         raise NotImplementedError

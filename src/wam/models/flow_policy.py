@@ -71,9 +71,6 @@ class FlowPolicy(WamModel):
             self.state_norm.set_stats(stats["state"])
         self.head.action_norm.set_stats(stats["action"])
 
-    def set_instruction_embeddings(self, table: torch.Tensor) -> None:
-        self.encoder.set_instruction_embeddings(table)
-
     def upgrade_state_dict(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         # Before the shared action head existed (first release), its tensors sat at the top level.
         return {("head." + k if k.startswith(("velocity.", "action_norm.")) else k): v for k, v in tensors.items()}

@@ -156,9 +156,6 @@ class JointDiffusion(WamModel):
             self.state_norm.set_stats(stats["state"])
         self.action_norm.set_stats(stats["action"])
 
-    def set_instruction_embeddings(self, table: torch.Tensor) -> None:
-        self.encoder.set_instruction_embeddings(table)
-
     def prepare_training(self) -> None:
         self.substrate.load_from(self.config.autoencoder, self.spec.image_shape)
 

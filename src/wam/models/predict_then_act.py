@@ -206,9 +206,6 @@ class PredictThenAct(WamModel):
             self.state_norm.set_stats(stats["state"])
         self.head.action_norm.set_stats(stats["action"])
 
-    def set_instruction_embeddings(self, table: torch.Tensor) -> None:
-        self.encoder.set_instruction_embeddings(table)
-
     def prepare_training(self) -> None:
         if self.config.substrate == "autoencoder":
             self.substrate.load_from(self.config.autoencoder, self.spec.image_shape)
