@@ -74,6 +74,9 @@ OBS64 = {**OBS, "image": torch.randint(0, 255, (2, 2, 64, 64, 3), dtype=torch.ui
 def test_every_registered_model_passes_the_boundary_check(name):
     cls = MODELS[name]
     model = cls(cls.config_class(), SPEC64)
+    if "score" in cls.capabilities:  # plan from scratch: no proposal model is attached here
+        model.set_runtime_option("planner", "cem")
+        model.set_runtime_option("warm_start", "false")
     check_boundary(model, OBS64)
     if name == "flow-policy":
         assert not model.anatomy.is_wam  # the baseline is a policy, not a WAM

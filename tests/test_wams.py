@@ -339,6 +339,9 @@ def _tiny_models(ae: str) -> dict[str, tuple]:
                                  width=32, depth=1, noise_samples=2, sampling_steps=2),
         "joint-diffusion": dict(**obs, **sub, patch=2, action_group=2, dit_width=32, dit_depth=1, dit_heads=2,
                                 sampling_steps=2, future_steps=2),
+        # plans from scratch here (no proposal model attached); tests/test_planning.py covers the rest
+        "latent-rollout": dict(**obs, latent_dim=32, width=32, horizon=4, samples=4, iterations=2, elites=2,
+                               planner="cem", warm_start=False),
     }
 
 
@@ -360,7 +363,7 @@ def test_every_registered_model_is_covered_here(tiny_autoencoder):
     assert set(_tiny_models(str(tiny_autoencoder))) == set(MODELS)
 
 
-@pytest.mark.parametrize("name", ["flow-policy", "autoencoder", "predict-then-act", "joint-diffusion"])
+@pytest.mark.parametrize("name", ["flow-policy", "autoencoder", "predict-then-act", "joint-diffusion", "latent-rollout"])
 def test_save_load_is_bit_exact_for_every_model(name, tiny_dataset, tiny_autoencoder, tmp_path):
     from wam.train.checkpoint import load_model, save_model
 

@@ -27,7 +27,8 @@ def models_main(cfg: ModelsConfig) -> None:
         if cls.role != "agent":  # a trained component (e.g. the autoencoder substrate), not a policy
             rows[name]["kind"] = cls.role
         rows[name]["runtime_options"] = dict(cls.runtime_options)
-        rows[name]["chunk"] = getattr(cls.config_class(), "chunk", None)
+        config = cls.config_class()
+        rows[name]["chunk"] = getattr(config, "chunk", None) or getattr(config, "horizon", None)  # planners: H
     if cfg.json:
         print(json.dumps(rows, indent=2))
         return

@@ -6,6 +6,7 @@ decodes each frame once, stores it as a `.npy` memmap and serves windows:
     observation history  frames t-To+1 .. t       (clamped at the episode start, `obs_is_pad`)
     action chunk         actions t .. t+K-1       (padded past the episode end, `action_is_pad`)
     future frames        frames (and states) t + offsets   (clamped at the episode end, `future_is_pad`)
+    rewards (optional)   rewards t .. t+K-1 and discounted returns-to-go at t .. t+K (WindowSpec.gamma)
 
 Any LeRobot v3 dataset works: feature names, shapes and fps come from meta/info.json.
 """
@@ -58,9 +59,11 @@ class WindowSpec:
     n_obs_steps: int = 2
     chunk: int = 16
     future_offsets: tuple[int, ...] = ()
+    gamma: float | None = None  # set: also serve rewards and returns-to-go with this discount
 
     def __post_init__(self):
         require(self.n_obs_steps >= 1, f"n_obs_steps must be >= 1, got {self.n_obs_steps}")
+        require(self.gamma is None or 0 <= self.gamma < 1, f"gamma must be in [0, 1), got {self.gamma}")
         require(self.chunk >= 1, f"chunk must be >= 1, got {self.chunk}")
         require(all(o >= 1 for o in self.future_offsets), "future offsets must be >= 1 frame")
 
@@ -106,7 +109,8 @@ class TrainingCache:
         if action_key not in ds.features:
             raise WamError(f"dataset has no action feature '{action_key}'; it has {sorted(ds.features)}")
         self.image_key, self.state_key, self.action_key = image_key, state_key, action_key
-        keys = [image_key, action_key] + ([state_key] if state_key else [])
+        self.reward_key = "next.reward" if "next.reward" in ds.features else None
+        keys = [image_key, action_key] + ([state_key] if state_key else []) + ([self.reward_key] if self.reward_key else [])
         self.dir = Path(cache_dir or default_cache_dir()) / _fingerprint(ds, keys)
         if not (self.dir / "done.json").exists():
             self._build()
@@ -121,6 +125,7 @@ class TrainingCache:
         tmp.mkdir(parents=True)
         cols = ["index", "episode_index", "frame_index", "task_index", self.action_key]
         cols += [self.state_key] if self.state_key else []
+        cols += [self.reward_key] if self.reward_key else []
         table = ds.read_columns(cols)
         n = table.num_rows
         # Rows must be in global index order with episodes numbered 0..E-1 and contiguous, or
@@ -143,6 +148,8 @@ class TrainingCache:
         }
         if self.state_key:
             arrays["state"] = np.asarray(table.column(self.state_key).to_pylist(), np.float32).reshape(n, -1)
+        if self.reward_key:
+            arrays["reward"] = np.asarray(table.column(self.reward_key).to_pylist(), np.float32).reshape(n)
         for name, value in arrays.items():
             if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
                 bad = int(np.flatnonzero(~np.isfinite(value).all(axis=-1))[0])
@@ -168,6 +175,8 @@ class TrainingCache:
         self.episode_index = np.load(d / "episode_index.npy")
         self.frame_index = np.load(d / "frame_index.npy")
         self.task_index = np.load(d / "task_index.npy")
+        self.reward = np.load(d / "reward.npy") if (d / "reward.npy").exists() else None
+        self._returns: dict[float, np.ndarray] = {}
         # Episode bounds per frame (global indices, end exclusive).
         starts = np.flatnonzero(np.r_[True, self.episode_index[1:] != self.episode_index[:-1]])
         ends = np.r_[starts[1:], len(self.episode_index)]
@@ -201,7 +210,27 @@ class TrainingCache:
             if x.shape[1] == 0 or len(x) == 0:
                 continue
             out[name] = {"mean": x.mean(0), "std": x.std(0), "min": x.min(0), "max": x.max(0)}
+        if self.reward is not None:
+            r = self.reward[:, None]
+            out["reward"] = {"mean": r.mean(0), "std": r.std(0), "min": r.min(0), "max": r.max(0)}
         return out
+
+    def returns_to_go(self, gamma: float) -> np.ndarray:
+        """Discounted return from each frame to the end of its episode, the end treated as
+        absorbing (its last reward repeats forever): a success that ends an episode keeps its
+        value, and a truncated failure is valued as staying where it stopped."""
+        if gamma not in self._returns:
+            if self.reward is None:
+                raise WamError(f"dataset {self.dataset.root} has no 'next.reward' feature; this model needs rewards")
+            out = np.empty_like(self.reward, dtype=np.float64)
+            starts = np.unique(self.ep_start)
+            for s, e in zip(starts, self.ep_end[starts]):
+                g = self.reward[e - 1] / (1.0 - gamma)
+                for t in range(e - 1, s - 1, -1):
+                    g = self.reward[t] + gamma * g if t < e - 1 else g
+                    out[t] = g
+            self._returns[gamma] = out.astype(np.float32)
+        return self._returns[gamma]
 
     def __len__(self) -> int:
         return len(self.action)
@@ -241,6 +270,12 @@ class TrainingCache:
             fut_t = np.minimum(fut_t, end[:, None] - 1)
             batch["future_image"] = torch.from_numpy(np.stack([self.images[t] for t in fut_t]))
             batch["future_state"] = torch.from_numpy(self.state[fut_t])
+        if window.gamma is not None:
+            if self.reward is None:
+                raise WamError(f"dataset {self.dataset.root} has no 'next.reward' feature; this model needs rewards")
+            batch["reward"] = torch.from_numpy(self.reward[act_t])  # (B, K), clamped like actions
+            ret_t = np.minimum(idx[:, None] + np.arange(window.chunk + 1)[None], end[:, None] - 1)
+            batch["return_to_go"] = torch.from_numpy(self.returns_to_go(window.gamma)[ret_t])  # (B, K+1)
         return batch
 
 

@@ -5,6 +5,13 @@ inside the worker. Each finished episode is staged as its own file beside the ou
 (`<out>.partial/<task>/<seed>.npz`), so a killed collection resumes where it stopped; the
 dataset itself is written atomically once every task has its episodes. Only successful episodes
 are kept; every attempt's seed and outcome is recorded in meta/info.json["wam"].
+
+Perturbed-expert mode (`--perturb-noise`, `--perturb-segment-prob`; DINO-WM style) adds Gaussian
+noise to the expert's actions and replaces random stretches with uniform random actions, so a
+world model and its scorer see off-expert states. Every perturbed episode is kept, failed or not,
+with its per-step reward and success; a share of episodes (`--clean-fraction`) stays unperturbed
+so the dataset also covers the expert's own states. Such a dataset is a separate, named dataset
+(e.g. data/mt10-perturbed): the expert dataset is never mixed with it.
 """
 
 from __future__ import annotations
@@ -60,8 +67,20 @@ class CollectConfig:
     """index of the first initial-condition seed in the 'train' split"""
     shift: str = "none"
     """named visual shift applied while rendering (see `wam.envs.shifts`)"""
+    perturb_noise: float = 0.0
+    """std of Gaussian noise added to the expert's actions (> 0: perturbed-expert mode)"""
+    perturb_segment_prob: float = 0.0
+    """per-step probability of starting a stretch of uniform random actions (> 0: perturbed mode)"""
+    perturb_segment_len: int = 10
+    """length of each random-action stretch in steps"""
+    clean_fraction: float = 0.25
+    """perturbed mode: share of episodes left unperturbed (chosen per seed, reproducibly)"""
     overwrite: bool = False
     """replace an existing dataset (and any staged partial collection)"""
+
+    @property
+    def perturbed(self) -> bool:
+        return self.perturb_noise > 0 or self.perturb_segment_prob > 0
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -80,10 +99,15 @@ class CollectConfig:
             raise unknown_choice("visual shift", self.shift, SHIFTS)
         if self.image_format == "video":
             require(self.resolution % 2 == 0, "video frames need an even resolution")
+        require(self.perturb_noise >= 0, f"perturb_noise must be >= 0, got {self.perturb_noise}")
+        require(0 <= self.perturb_segment_prob <= 1, f"perturb_segment_prob must be in [0, 1], got {self.perturb_segment_prob}")
+        require(self.perturb_segment_len >= 1, f"perturb_segment_len must be >= 1, got {self.perturb_segment_len}")
+        require(0 <= self.clean_fraction < 1, f"clean_fraction must be in [0, 1), got {self.clean_fraction}")
 
     def fingerprint(self) -> dict:
         """The settings that determine the episodes (resuming with other settings is refused)."""
         keys = ("camera", "resolution", "max_steps", "shift", "first_seed")
+        keys += ("perturb_noise", "perturb_segment_prob", "perturb_segment_len", "clean_fraction") if self.perturbed else ()
         return {k: getattr(self, k) for k in keys}
 
 
@@ -107,17 +131,48 @@ def _get_env(task: str, cfg: dict):
     return _worker_env
 
 
+class ActionPerturbation:
+    """Expert action -> perturbed action: Gaussian noise plus stretches of uniform random actions.
+
+    Deterministic per (seed): the same seed perturbs the same way on any machine or worker order.
+    """
+
+    def __init__(self, seed: int, noise: float, segment_prob: float, segment_len: int, clean_fraction: float):
+        self.rng = np.random.default_rng([seed, 0x5EED])
+        self.clean = bool(self.rng.random() < clean_fraction)
+        self.noise, self.segment_prob, self.segment_len = noise, segment_prob, segment_len
+        self.segment_left, self.segments = 0, 0
+
+    def __call__(self, action: np.ndarray) -> np.ndarray:
+        if self.clean:
+            return action
+        if self.segment_left == 0 and self.rng.random() < self.segment_prob:
+            self.segment_left, self.segments = self.segment_len, self.segments + 1
+        if self.segment_left > 0:
+            self.segment_left -= 1
+            return self.rng.uniform(-1.0, 1.0, size=action.shape).astype(np.float32)
+        return np.clip(action + self.noise * self.rng.standard_normal(action.shape), -1.0, 1.0).astype(np.float32)
+
+
 def run_expert_episode(task: str, seed: int, cfg: dict) -> dict:
-    """Roll the scripted expert from initial condition `seed` until success or the step limit."""
+    """Roll the scripted expert (perturbed, if configured) from initial condition `seed` until
+    success or the step limit."""
     from wam.envs.experts import ScriptedExpert
 
     env = _get_env(task, cfg)
     expert = ScriptedExpert(task)
+    perturb = None
+    if cfg.get("perturb_noise", 0) > 0 or cfg.get("perturb_segment_prob", 0) > 0:
+        perturb = ActionPerturbation(
+            seed, cfg["perturb_noise"], cfg["perturb_segment_prob"], cfg["perturb_segment_len"], cfg["clean_fraction"]
+        )
     obs, info = env.reset(seed=seed)
     images, states, actions, rewards, successes = [], [], [], [], []
     success = False
     for _ in range(cfg["max_steps"]):
         action = expert(info["privileged_state"])
+        if perturb is not None:
+            action = perturb(action)
         images.append(obs["image"])
         states.append(obs["proprio"])
         actions.append(action)
@@ -138,6 +193,8 @@ def run_expert_episode(task: str, seed: int, cfg: dict) -> dict:
         "success": success,
         # Observable definition: the task reported success after the very first step.
         "success_at_reset": success and len(actions) == 1,
+        "perturbed": perturb is not None and not perturb.clean,
+        "random_segments": 0 if perturb is None else perturb.segments,
     }
 
 
@@ -150,10 +207,13 @@ def _collect_job(job: tuple[str, int, dict, str]) -> dict:
         "success": result["success"],
         "steps": int(len(result["actions"])),
         "success_at_reset": result["success_at_reset"],
+        "perturbed": result["perturbed"],
+        "random_segments": result["random_segments"],
     }
-    suffix = "npz" if result["success"] else "json"
+    keep = result["success"] or "perturb_noise" in cfg  # perturbed mode keeps failures too
+    suffix = "npz" if keep else "json"
     with atomic_path(Path(staging_dir) / task / f"{seed:08d}.{suffix}") as tmp:
-        if result["success"]:
+        if keep:
             with open(tmp, "wb") as f:  # file object: np.savez would otherwise append ".npz"
                 np.savez(
                     f,
@@ -195,7 +255,8 @@ class Staging:
         return self.dir / task / f"{seed:08d}.{'npz' if success else 'json'}"
 
     def results(self, task: str) -> dict[int, bool]:
-        """seed -> success for every finished attempt of a task."""
+        """seed -> kept for every finished attempt of a task (kept = successful, or any episode in
+        perturbed mode)."""
         out = {}
         folder = self.dir / task
         if folder.is_dir():
@@ -282,7 +343,10 @@ def _episode_stream(cfg: CollectConfig, staging: Staging, kept: dict[str, list[i
                         "seed": seed,
                         "success_at_reset": summary["success_at_reset"],
                         "action_free": False,
-                        "source": "scripted_expert",
+                        "source": "perturbed_expert" if cfg.perturbed else "scripted_expert",
+                        "perturbed": bool(summary.get("perturbed", False)),
+                        "random_segments": int(summary.get("random_segments", 0)),
+                        "success": bool(summary["success"]),
                         "num_frames": n,
                     },
                 )
@@ -295,11 +359,14 @@ def _finalize(cfg: CollectConfig, staging: Staging, elapsed: float, frames: int)
         successes = sorted(s for s, ok in results.items() if ok)
         kept[task] = successes[: cfg.episodes]  # the lowest seeds: same dataset whatever the worker order
         rejected = sorted(s for s, ok in results.items() if not ok)
-        at_reset = [s for s in kept[task] if staging.summary(task, s)["success_at_reset"]]
+        summaries = {s: staging.summary(task, s) for s in results}
+        at_reset = [s for s in kept[task] if summaries[s]["success_at_reset"]]
+        wins = sum(bool(v["success"]) for v in summaries.values())
         per_task[task] = {
             "attempts": len(results),
             "kept": len(kept[task]),
-            "expert_success_rate": round(len(successes) / max(len(results), 1), 4),
+            # perturbed mode: the success rate of the perturbed expert (failures are kept)
+            "expert_success_rate": round(wins / max(len(results), 1), 4),
             "rejected_seeds": rejected,
             "success_at_reset_seeds": at_reset,
         }
@@ -311,8 +378,11 @@ def _finalize(cfg: CollectConfig, staging: Staging, elapsed: float, frames: int)
         "next.reward": vector_feature(1, None),
         "next.success": vector_feature(1, None, dtype="bool"),
     }
+    if cfg.perturbed:
+        for task in cfg.task_list:
+            per_task[task]["perturbed_episodes"] = sum(bool(staging.summary(task, s).get("perturbed")) for s in kept[task])
     extra = {
-        "source": "metaworld scripted experts (wam collect)",
+        "source": "metaworld " + ("perturbed " if cfg.perturbed else "") + "scripted experts (wam collect)",
         "env": "metaworld-v3",
         "tasks": list(cfg.task_list),
         "seed_split": "train",

@@ -192,6 +192,38 @@ class MetaWorldEnv(gym.Env):
     def render(self) -> np.ndarray:
         return self._render_image()
 
+    # -- the simulator as an oracle (planning references and probes; never a model input) -----
+    _SNAPSHOT_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION
+
+    def snapshot(self) -> dict:
+        """Everything that determines the next steps: MuJoCo's integration state (qpos, qvel,
+        controls, mocap) and the Meta-World env's own numeric bookkeeping (targets, step count)."""
+        require(self._state is not None, "snapshot() called before reset()")
+        model, data = self._env.model, self._env.data
+        physics = np.empty(mujoco.mj_stateSize(model, self._SNAPSHOT_SPEC))
+        mujoco.mj_getState(model, data, physics, self._SNAPSHOT_SPEC)
+        python = {
+            k: (v.copy() if isinstance(v, np.ndarray) else v)
+            for k, v in vars(self._env).items()
+            if isinstance(v, (np.ndarray, int, float, bool, np.generic))
+        }
+        return {"physics": physics, "python": python, "state": self._state.copy(), "steps": self._steps}
+
+    def restore(self, snap: dict) -> None:
+        model, data = self._env.model, self._env.data
+        mujoco.mj_setState(model, data, snap["physics"], self._SNAPSHOT_SPEC)
+        for k, v in snap["python"].items():
+            setattr(self._env, k, v.copy() if isinstance(v, np.ndarray) else v)
+        self._state, self._steps = snap["state"].copy(), snap["steps"]
+
+    def step_physics(self, action: np.ndarray) -> tuple[float, bool]:
+        """Step without rendering: (reward, success). For oracle planning from a snapshot."""
+        action = np.clip(np.asarray(action, dtype=np.float64).reshape(ACTION_DIM), -1.0, 1.0)
+        state, reward, _, _, info = self._env.step(action)
+        self._state = np.asarray(state, dtype=np.float64)
+        self._steps += 1
+        return float(reward), bool(info.get("success", 0.0) >= 1.0)
+
     def close(self):
         # The viewer must be freed before another env creates a GL context, or later frames are
         # silently black (see docs/design.md). Collect garbage now, while this context is current.

@@ -28,3 +28,20 @@ def latency_summary(seconds: list[float]) -> dict[str, float]:
         "mean": round(float(ms.mean()), 3),
         "calls": int(len(ms)),
     }
+
+
+def control_rate(latency_ms: dict[str, float], executed_steps: int, control_hz: float) -> dict:
+    """The chunked regime's feasibility rule (survey §2, D): a call that plans K executed steps
+    must finish within those K control periods, N_fwd(K) / K < 1 / f_ctrl, or the robot waits.
+    Computed from measured latency (p50 and p95 per call) on the machine that ran the evaluation."""
+    budget = 1000.0 / control_hz
+    per_step = {k: latency_ms[k] / executed_steps for k in ("p50", "p95")}
+    return {
+        "control_hz": control_hz,
+        "executed_steps_per_call": executed_steps,
+        "budget_ms_per_step": round(budget, 3),
+        "ms_per_executed_step_p50": round(per_step["p50"], 3),
+        "ms_per_executed_step_p95": round(per_step["p95"], 3),
+        "feasible_p50": bool(per_step["p50"] < budget),
+        "feasible_p95": bool(per_step["p95"] < budget),
+    }

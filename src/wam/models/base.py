@@ -77,6 +77,12 @@ class WamModel(nn.Module):
     def act(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
 
+    def propose(self, observation: dict[str, torch.Tensor], n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n sampled action chunks (n, K, A) for one observation (batch of one): the proposals a
+        world model scores. Default: `act` on the observation repeated n times."""
+        repeated = {k: v.expand(n, *v.shape[1:]) for k, v in observation.items()}
+        return self.act(repeated, generator=generator)
+
     def reset(self) -> None:
         pass
 

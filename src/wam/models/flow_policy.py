@@ -88,3 +88,9 @@ class FlowPolicy(WamModel):
     @torch.no_grad()
     def act(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         return self.head.sample(self.condition(observation), self.config.sampling_steps, generator)
+
+    @torch.no_grad()
+    def propose(self, observation: dict[str, torch.Tensor], n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        # The encoder runs once; only the flow head sees n noise draws.
+        cond = self.condition(observation).expand(n, -1)
+        return self.head.sample(cond, self.config.sampling_steps, generator)

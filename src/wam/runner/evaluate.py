@@ -23,7 +23,7 @@ from wam.envs.metaworld import CAMERAS, MAX_PATH_LENGTH, instruction_for, resolv
 from wam.envs.seeds import SPLITS, episode_seeds
 from wam.envs.shifts import SHIFTS
 from wam.errors import WamError, require, unknown_choice
-from wam.eval.metrics import latency_summary, wilson_interval
+from wam.eval.metrics import control_rate, latency_summary, wilson_interval
 from wam.runner.regimes import REGIMES
 from wam.utils import machine_description, package_versions, worker_init
 
@@ -66,6 +66,10 @@ class EvalConfig:
     """discard finished episodes in the output folder and start over"""
     option: tuple[str, ...] = ()
     """runtime options of the model as name=value (e.g. future_steps=0; see `wam models --json`)"""
+    proposals: str = ""
+    """for a model that scores actions (latent-rollout): the policy or WAM whose chunks it scores,
+    as a registered model name (its run folder beside the checkpoint's: runs/mt10/<name>/model) or
+    a checkpoint folder"""
 
     def __post_init__(self):
         self.checkpoint = Path(self.checkpoint)
@@ -103,18 +107,46 @@ def apply_options(model, options: dict[str, str]) -> None:
         model.set_runtime_option(name, value)
 
 
+def resolve_proposals(name: str, checkpoint: Path) -> Path:
+    """A proposal model by registered name (its run beside the world model's) or by folder."""
+    from wam.models.base import MODELS, model_class
+
+    path = Path(name)
+    if (path / "config.json").exists():
+        return path
+    if name not in MODELS:
+        model_class(name)  # raises the one-line unknown-model error (or loads the registry)
+    folder = Path(checkpoint).parent.parent / name / "model"
+    if not (folder / "config.json").exists():
+        raise WamError(f"no trained '{name}' at {folder}: train it there or pass its checkpoint folder to --proposals")
+    return folder
+
+
+def load_with_proposer(checkpoint: str, options: dict[str, str], proposals: str):
+    """The evaluated model with its runtime options and, if given, its proposal model attached."""
+    from wam.train.checkpoint import load_model
+
+    model, meta = load_model(checkpoint)
+    apply_options(model, options)
+    if proposals:
+        if "score" not in model.capabilities:
+            raise WamError(f"model '{model.name}' does not score proposals; --proposals is for action-scoring models (e.g. latent-rollout)")
+        proposer, _ = load_model(proposals)
+        if proposer.role != "agent":
+            raise WamError(f"'{proposer.name}' is a {proposer.role} component and cannot propose actions")
+        model.attach_proposer(proposer)
+    return model, meta
+
+
 # ------------------------------------------------------------------------------------------
 # Worker side
 # ------------------------------------------------------------------------------------------
 _state: dict = {}
 
 
-def _init_worker(checkpoint: str, options: dict[str, str]) -> None:
+def _init_worker(checkpoint: str, options: dict[str, str], proposals: str) -> None:
     worker_init(1)
-    from wam.train.checkpoint import load_model
-
-    _state["model"], _ = load_model(checkpoint)
-    apply_options(_state["model"], options)
+    _state["model"], _ = load_with_proposer(checkpoint, options, proposals)
     _state["env"] = None
 
 
@@ -219,13 +251,12 @@ def _read_done(path: Path) -> list[dict]:
 
 
 def evaluate(cfg: EvalConfig) -> dict:
-    from wam.train.checkpoint import load_model
-
-    model, meta = load_model(cfg.checkpoint)
+    options = parse_options(cfg.option)
+    proposals = str(resolve_proposals(cfg.proposals, cfg.checkpoint)) if cfg.proposals else ""
+    # unknown option names or values and mismatched proposal models fail here, before any worker starts
+    model, meta = load_with_proposer(str(cfg.checkpoint), options, proposals)
     if model.role != "agent":
         raise WamError(f"'{model.name}' is a {model.role} component, not a policy or WAM: it cannot be evaluated closed-loop")
-    options = parse_options(cfg.option)
-    apply_options(model, options)  # unknown names or bad values fail here, before any worker starts
     effective_options = model.runtime_values()  # every knob's value, given or default
     spec = model.spec
     train_info = meta.get("train", {})
@@ -263,6 +294,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "temporal_ensembling": False,
         "regime": cfg.regime,
         "model_options": effective_options,
+        "proposals": proposals or None,
         "max_steps": cfg.max_steps,
         "success": "info['success'] at any step (episode ends there)",
         "sampling_seed": cfg.sampling_seed,
@@ -314,7 +346,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     t0 = time.perf_counter()
     if jobs:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(cfg.workers, len(jobs)), initializer=_init_worker, initargs=(str(cfg.checkpoint), options)) as pool, open(
+        with ctx.Pool(min(cfg.workers, len(jobs)), initializer=_init_worker, initargs=(str(cfg.checkpoint), options, proposals)) as pool, open(
             episodes_path, "a"
         ) as log, tqdm(total=len(tasks) * len(seeds), initial=len(done), desc="eval", unit="ep") as bar:
             for record in pool.imap_unordered(_episode_job, jobs):
@@ -347,6 +379,7 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
     wins = sum(r["success"] for r in records)
     lo, hi = wilson_interval(wins, len(records))
     latencies = [x for r in records for x in r.get("latencies", [])]
+    latency = latency_summary(latencies)
     return {
         "schema": EVAL_SCHEMA,
         "model": meta["model"],
@@ -355,8 +388,11 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
         "per_task": per_task,
         "mean_success": round(float(np.mean([v["success"] for v in per_task.values()])), 4),
         "pooled_ci95": [round(lo, 4), round(hi, 4)],
-        "latency_ms": latency_summary(latencies),
+        "latency_ms": latency,
+        "control_rate": control_rate(latency, protocol["executed_steps"], model.spec.fps) if latencies else None,
         "params": model.num_parameters(),
+        # a model that scores another's proposals pays for both at every decision
+        "proposer": None if getattr(model, "proposer", None) is None else {"model": model.proposer.name, "params": model.proposer.num_parameters()},
         "videos": sorted((r["video"] for r in records if r.get("video")), key=lambda v: v["mp4"]),
         "prediction_videos": sorted(
             (r["video_prediction"] for r in records if r.get("video_prediction")), key=lambda v: v["mp4"]
@@ -378,6 +414,13 @@ def evaluate_main(cfg: EvalConfig) -> None:
     for task, v in result["per_task"].items():
         print(f"  {task:28s} {v['success']:6.1%}  [{v['ci95'][0]:.0%}, {v['ci95'][1]:.0%}]  n={v['n']}")
     print(f"latency per call p50 {result['latency_ms']['p50']:.1f} ms, p95 {result['latency_ms']['p95']:.1f} ms; {result['params'] / 1e6:.2f}M params")
+    rate = result.get("control_rate")
+    if rate:
+        verdict = "feasible" if rate["feasible_p95"] else ("feasible at p50 only" if rate["feasible_p50"] else "NOT feasible")
+        print(
+            f"control rate: {rate['ms_per_executed_step_p95']:.1f} ms per executed step at p95 vs the "
+            f"{rate['budget_ms_per_step']:.1f} ms budget at {rate['control_hz']:g} Hz ({rate['executed_steps_per_call']} steps per call): {verdict}"
+        )
     for offset, v in (result.get("prediction_error") or {}).items():
         latent = f", latent MSE {v['latent_mse']:.4f}" if v["latent_mse"] is not None else ""
         print(f"predicted vs real frame {offset} steps ahead: PSNR {v['psnr_db']:.2f} dB, SSIM {v['ssim']:.3f}{latent} (n={v['n']})")

@@ -42,6 +42,10 @@ class SweepConfig:
     """rollout (and predicted-vs-real) videos per task per setting"""
     overwrite: bool = False
     """discard finished episodes and start over"""
+    proposals: str = ""
+    """proposal model for action-scoring models (see `wam eval --proposals`)"""
+    first_seed: int = 0
+    """index of the first held-out seed"""
 
     def __post_init__(self):
         self.value_list = [v.strip() for v in self.values.split(",") if v.strip()]
@@ -64,6 +68,8 @@ def sweep(cfg: SweepConfig) -> dict:
         workers=cfg.workers,
         videos=cfg.videos,
         overwrite=cfg.overwrite,
+        proposals=cfg.proposals,
+        first_seed=cfg.first_seed,
         out=cfg.out / "unused",
     )
     points = []
@@ -87,6 +93,7 @@ def sweep(cfg: SweepConfig) -> dict:
         "checkpoint": str(cfg.checkpoint),
         "option": cfg.option,
         "protocol": {k: v for k, v in result["protocol"].items() if k != "model_options"},
+        "model_options": {k: v for k, v in result["protocol"]["model_options"].items() if k != cfg.option},
         "points": points,
     }
     cfg.out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,304 @@
+"""Action-conditioned rollout: planners, the simulator as a reference world model, perturbed-expert
+data, and the learned latent world model (latent-rollout)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY, train_config
+from wam.data.cache import TrainingCache, WindowSpec
+from wam.errors import WamError
+from wam.planners import PlannerSettings, get_planner
+
+OBS_TINY = {k: v for k, v in TINY.items() if k in ("encoder_channels", "image_features", "cond_dim", "task_embedding_dim")}
+WM_TINY = {**OBS_TINY, "latent_dim": "32", "width": "64", "horizon": "4", "samples": "8", "iterations": "2", "elites": "2"}
+
+
+def _overrides(d: dict) -> tuple[str, ...]:
+    return tuple(f"{k}={v}" for k, v in d.items())
+
+
+# -- planners ------------------------------------------------------------------------------------
+def _quadratic(target: torch.Tensor):
+    return lambda x: -((x - target) ** 2).flatten(1).sum(1)
+
+
+@pytest.mark.parametrize("name", ["cem", "mppi"])
+def test_planners_find_the_minimum_of_a_quadratic(name):
+    target = torch.tensor([[0.3, -0.5], [0.1, 0.7], [-0.6, 0.2]])  # (H=3, A=2)
+    init = (torch.zeros(3, 2), torch.ones(3, 2))
+    settings = PlannerSettings(samples=256, iterations=6, elites=16, temperature=0.2, min_std=0.01)
+    plan, info = get_planner(name)(_quadratic(target), init, settings, torch.Generator().manual_seed(0), -torch.ones(2), torch.ones(2))
+    assert plan.shape == (3, 2)
+    assert float((plan - target).abs().max()) < 0.1, (name, plan, target)
+    # a single iteration of the same search is measurably worse: the refinement does the work
+    one, _ = get_planner(name)(_quadratic(target), init, PlannerSettings(samples=256, iterations=1, elites=16, temperature=0.2),
+                               torch.Generator().manual_seed(0), -torch.ones(2), torch.ones(2))
+    assert float(((plan - target) ** 2).sum()) < float(((one - target) ** 2).sum())
+
+
+def _loop_cem(score_one, mean, std, samples, iterations, elites, min_std, generator, low, high):
+    """A reference CEM written one candidate at a time (no batching anywhere)."""
+    best, best_score = None, -float("inf")
+    for _ in range(iterations):
+        noise = torch.randn((samples,) + tuple(mean.shape), generator=generator)
+        candidates = [torch.maximum(torch.minimum(mean + std * noise[i], high), low) for i in range(samples)]
+        scores = [float(score_one(c)) for c in candidates]
+        order = sorted(range(samples), key=lambda i: -scores[i])[:elites]
+        if scores[order[0]] > best_score:
+            best, best_score = candidates[order[0]], scores[order[0]]
+        elite = torch.stack([candidates[i] for i in order])
+        mean, std = elite.mean(0), elite.std(0, unbiased=False).clamp_min(min_std)
+    return best
+
+
+def test_batched_cem_equals_a_loop_reference():
+    target = torch.tensor([[0.2, -0.1], [0.4, 0.3]])
+    score = _quadratic(target)
+    settings = PlannerSettings(samples=32, iterations=3, elites=4, min_std=0.05)
+    low, high = -torch.ones(2), torch.ones(2)
+    init = (torch.zeros(2, 2), torch.full((2, 2), 0.5))
+    batched, _ = get_planner("cem")(score, init, settings, torch.Generator().manual_seed(5), low, high)
+    looped = _loop_cem(lambda c: score(c[None])[0], *init, 32, 3, 4, 0.05, torch.Generator().manual_seed(5), low, high)
+    torch.testing.assert_close(batched, looped)
+
+
+def test_select_keeps_the_best_proposal_and_needs_proposals():
+    proposals = torch.tensor([[[0.9]], [[0.1]], [[0.5]]])
+    plan, info = get_planner("select")(_quadratic(torch.tensor([[0.45]])), None, PlannerSettings(), None, None, None, proposals)
+    assert float(plan) == 0.5 and info["evaluated"] == 3
+    with pytest.raises(WamError, match="needs proposals"):
+        get_planner("select")(_quadratic(torch.zeros(1, 1)), None, PlannerSettings(), None, None, None, None)
+    with pytest.raises(WamError, match="unknown planner"):
+        get_planner("random-shooting")
+    with pytest.raises(WamError, match="samples must be >= 1"):
+        PlannerSettings(samples=0)
+
+
+# -- the simulator as the world model --------------------------------------------------------------
+def test_snapshot_restore_replays_exactly():
+    from wam.envs.metaworld import MetaWorldEnv
+
+    env = MetaWorldEnv("push-v3")
+    try:
+        env.reset(seed=4)
+        rng = np.random.default_rng(0)
+        for a in rng.uniform(-1, 1, (5, 4)):
+            env.step(a)
+        snap = env.snapshot()
+        actions = rng.uniform(-1, 1, (10, 4))
+        first = [env.step_physics(a) for a in actions]
+        state = env.privileged_state.copy()
+        env.restore(snap)
+        assert [env.step_physics(a) for a in actions] == first
+        assert np.array_equal(env.privileged_state, state)
+    finally:
+        env.close()
+
+
+def test_the_oracle_planner_solves_what_the_policy_alone_fails(tiny_checkpoint):
+    """Planning validated without learning: CEM scored by the true simulator, warm-started by a
+    barely trained policy, succeeds at reach where that policy alone fails."""
+    from wam.envs.metaworld import MetaWorldEnv
+    from wam.planners.oracle import SimulatorScorer
+    from wam.runner.regimes import Chunked
+    from wam.runner.rollout import observation_batch, run_episode
+    from wam.train.checkpoint import load_model
+
+    policy, _ = load_model(tiny_checkpoint)
+    env = MetaWorldEnv("reach-v3", max_steps=120)
+    task_index = policy.spec.task_names.index(env.instruction)
+    seeds = [0, 1]
+    try:
+        alone = [run_episode(policy, env, s, task_index, Chunked(4), 120).success for s in seeds]
+        planned = []
+        settings = PlannerSettings(samples=24, iterations=3, elites=4, min_std=0.1)
+        low, high = -torch.ones(4), torch.ones(4)
+        for seed in seeds:
+            obs, _ = env.reset(seed=seed)
+            g = torch.Generator().manual_seed(seed)
+            history, success = [obs, obs], False
+            for _ in range(120 // 4):
+                proposals = policy.propose(observation_batch(history[-2:], task_index), 8, g)[:, :4]
+                init = (torch.zeros(4, 4), torch.full((4, 4), 0.5))
+                plan, _ = get_planner("cem")(SimulatorScorer(env), init, settings, g, low, high, proposals)
+                for action in plan.numpy():
+                    obs, _, _, _, info = env.step(action)
+                    history.append(obs)
+                    success = success or info["success"]
+                if success:
+                    break
+            planned.append(success)
+    finally:
+        env.close()
+    assert not all(alone), "the tiny policy should not solve reach on its own"
+    assert any(p and not a for p, a in zip(planned, alone)), (alone, planned)
+
+
+# -- perturbed-expert data ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def perturbed_dataset(tmp_path_factory):
+    from wam.data.collect import CollectConfig, collect
+
+    out = tmp_path_factory.mktemp("perturbed") / "reach-perturbed"
+    collect(CollectConfig(out=out, tasks="reach-v3,drawer-close-v3", episodes=4, workers=2, max_steps=60,
+                          perturb_noise=0.5, perturb_segment_prob=0.1, perturb_segment_len=5, clean_fraction=0.25))
+    return out
+
+
+def test_perturbed_collection_keeps_failures_rewards_and_flags(perturbed_dataset, tiny_dataset):
+    from wam.data.lerobot_v3 import LeRobotDataset
+
+    ds = LeRobotDataset(perturbed_dataset)
+    info = ds.extra_info
+    assert "perturbed" in info["source"]
+    for task, stats in info["per_task"].items():
+        assert stats["kept"] == 4 and stats["attempts"] == 4  # nothing rejected, failures kept
+    perturbed = ds.episode_column("wam/perturbed")
+    success = ds.episode_column("wam/success")
+    assert any(perturbed), "some episodes must actually be perturbed"
+    assert not all(success), "a perturbed expert with noise 0.5 and 60 steps should fail sometimes"
+    assert set(ds.episode_column("wam/source")) == {"perturbed_expert"}
+    assert "next.reward" in ds.features and "next.success" in ds.features
+    # the expert dataset is untouched by the option: all its episodes are successful expert runs
+    assert set(LeRobotDataset(tiny_dataset).episode_column("wam/source")) == {"scripted_expert"}
+
+
+def test_the_cache_serves_rewards_and_absorbing_returns(tiny_dataset):
+    cache = TrainingCache(tiny_dataset)
+    gamma = 0.9
+    returns = cache.returns_to_go(gamma)
+    start, end = int(cache.ep_start[0]), int(cache.ep_end[0])
+    r = cache.reward[start:end].astype(np.float64)
+    expected = [sum(gamma ** (i - t) * r[i] for i in range(t, end - start)) + gamma ** (end - start - t) * r[-1] / (1 - gamma)
+                for t in range(end - start)]
+    np.testing.assert_allclose(returns[start:end], expected, rtol=1e-5)
+    batch = cache.batch(np.array([start]), WindowSpec(n_obs_steps=1, chunk=3, gamma=gamma))
+    assert batch["reward"].shape == (1, 3) and batch["return_to_go"].shape == (1, 4)
+    np.testing.assert_allclose(batch["return_to_go"][0].numpy(), expected[:4], rtol=1e-5)
+
+
+# -- the learned world model -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_world_model(perturbed_dataset, tmp_path_factory):
+    from wam.train.trainer import train
+
+    out = tmp_path_factory.mktemp("wm") / "latent-rollout"
+    # 3 of 4 episodes per task train it; the fourth is held out (its labels are withheld)
+    return train(train_config(perturbed_dataset, out, steps=250, model="latent-rollout", lr=2e-3, batch_size=16,
+                              labelled_per_task=3, model_overrides=_overrides(WM_TINY)))
+
+
+def test_latent_dynamics_needs_the_true_actions_on_held_out_episodes(tiny_world_model, perturbed_dataset):
+    from wam.train.checkpoint import load_model
+
+    from wam.data.cache import label_mask
+
+    model, _ = load_model(tiny_world_model)
+    cache = TrainingCache(perturbed_dataset)
+    trained = label_mask(cache, per_task=3, seed=0)  # the trainer's split (label_seed 0)
+    held_out_episodes = set(np.unique(cache.episode_index[~trained]).tolist())
+    assert held_out_episodes, "the test needs held-out episodes"
+    frames = np.flatnonzero(np.isin(cache.episode_index, sorted(held_out_episodes)) & (cache.ep_end - np.arange(len(cache)) > 4))
+    batch = cache.batch(frames, model.window)
+    true_actions = torch.from_numpy(cache.action[frames[:, None] + np.arange(4)[None]])  # raw labels of held-out frames
+    h = model.config.horizon
+    with torch.no_grad():
+        z0 = model.encode(batch["image"][:, -1:], batch["state"][:, -1:], batch["task_index"])
+        target = model.encode(batch["future_image"][:, -1:], batch["future_state"][:, -1:], batch["task_index"])
+
+        def error(actions):
+            z = z0
+            for k in range(h):
+                z = model.step(z, model.action_norm(actions[:, k]))
+            return float(((z - target) ** 2).mean())
+
+        shuffled = true_actions[torch.randperm(len(frames), generator=torch.Generator().manual_seed(0))]
+        flipped = -true_actions
+        e_true, e_shuffled, e_flipped = error(true_actions), error(shuffled), error(flipped)
+    assert e_true < 0.8 * e_shuffled and e_true < 0.8 * e_flipped, (e_true, e_shuffled, e_flipped)
+
+
+def test_batched_scoring_equals_scoring_one_candidate_at_a_time(tiny_world_model, perturbed_dataset):
+    from wam.train.checkpoint import load_model
+
+    model, _ = load_model(tiny_world_model)
+    cache = TrainingCache(perturbed_dataset)
+    batch = cache.batch(np.array([3]), model.window)
+    obs = {k: batch[k] for k in ("image", "state", "task_index")}
+    chunks = torch.rand(6, 4, 4, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    for rollout in ("step", "chunk"):
+        model.set_runtime_option("rollout", rollout)
+        batched = model.score(obs, chunks)
+        looped = torch.cat([model.score(obs, c[None]) for c in chunks])
+        torch.testing.assert_close(batched, looped, rtol=1e-5, atol=1e-5)
+    assert batched.std() > 0, "different chunks must score differently"
+
+
+def test_world_model_plans_with_and_without_proposals(tiny_world_model, tiny_checkpoint, perturbed_dataset):
+    from wam.train.checkpoint import load_model
+
+    model, _ = load_model(tiny_world_model)
+    proposer, _ = load_model(tiny_checkpoint)
+    cache = TrainingCache(perturbed_dataset)
+    with pytest.raises(WamError, match="needs a proposal model"):
+        batch = cache.batch(np.array([0]), model.window)
+        model.act({k: batch[k] for k in ("image", "state", "task_index")})
+    model.attach_proposer(proposer)
+    assert model.window.n_obs_steps == proposer.window.n_obs_steps  # the runner keeps both histories
+    batch = cache.batch(np.array([0]), model.window)
+    obs = {k: batch[k] for k in ("image", "state", "task_index")}
+    g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    # N = 1 with select is exactly the proposer alone (same noise, truncated to the horizon)
+    model.set_runtime_option("samples", "1")
+    n_obs = proposer.window.n_obs_steps
+    alone = proposer.act({"image": obs["image"][:, -n_obs:], "state": obs["state"][:, -n_obs:], "task_index": obs["task_index"]}, g())
+    torch.testing.assert_close(model.act(obs, g()), alone[:, :4])
+    for planner in ("select", "cem", "mppi"):
+        model.set_runtime_option("planner", planner)
+        model.set_runtime_option("samples", "8")
+        plan = model.act(obs, g())
+        assert plan.shape == (1, 4, 4) and torch.isfinite(plan).all()
+    model.set_runtime_option("warm_start", "false")
+    model.attach_proposer(None)
+    assert model.act(obs, g()).shape == (1, 4, 4)  # from scratch: no proposer needed
+
+
+def test_planning_bad_input_is_a_one_line_error(tiny_world_model, tiny_dataset, tmp_path):
+    from wam.cli import main
+    from wam.train.checkpoint import load_model
+    from wam.train.trainer import train
+
+    model, _ = load_model(tiny_world_model)
+    for name, value, message in [("planner", "random", "unknown planner"), ("samples", "0", "N < 1"), ("rollout", "both", "unknown rollout")]:
+        with pytest.raises(WamError, match=message):
+            model.set_runtime_option(name, value)
+    # a proposer with shorter chunks than the world model plans
+    short = train(train_config(tiny_dataset, tmp_path / "short", steps=1, model_overrides=_overrides({**TINY, "chunk": "2"})))
+    with pytest.raises(WamError, match="proposes 2-step chunks"):
+        model.attach_proposer(load_model(short)[0])
+    base = ["eval", "--checkpoint", str(tiny_world_model), "--episodes", "1", "--workers", "1", "--videos", "0", "--tasks", "reach-v3"]
+    assert main(base + ["--out", str(tmp_path / "e1"), "--proposals", "no-such-model"]) != 0
+    assert main(base + ["--out", str(tmp_path / "e2"), "--proposals", "flow-policy"]) != 0  # no run beside it
+
+
+def test_world_model_eval_with_named_proposals_records_them(tiny_world_model, tiny_checkpoint, tmp_path):
+    import shutil
+
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    # a run folder layout like runs/mt10/<name>/model, so the proposer resolves by name
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_world_model, runs / "latent-rollout" / "model")
+    shutil.copytree(tiny_checkpoint, runs / "flow-policy" / "model")
+    result = evaluate(EvalConfig(checkpoint=runs / "latent-rollout" / "model", out=tmp_path / "eval", tasks="reach-v3",
+                                 episodes=2, workers=1, videos=0, max_steps=16, action_steps=4, proposals="flow-policy",
+                                 option=("samples=4",)))
+    assert result["anatomy"]["coupling"] == "action-conditioned rollout"
+    assert result["protocol"]["proposals"].endswith("flow-policy/model")
+    assert result["protocol"]["model_options"]["samples"] == "4"
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["latency_ms"]["p50"] > 0
