@@ -284,6 +284,11 @@ def test_planning_bad_input_is_a_one_line_error(tiny_world_model, tiny_dataset, 
     base = ["eval", "--checkpoint", str(tiny_world_model), "--episodes", "1", "--workers", "1", "--videos", "0", "--tasks", "reach-v3"]
     assert main(base + ["--out", str(tmp_path / "e1"), "--proposals", "no-such-model"]) != 0
     assert main(base + ["--out", str(tmp_path / "e2"), "--proposals", "flow-policy"]) != 0  # no run beside it
+    assert main(base + ["--out", str(tmp_path / "e3"), "--option", "planner=cem"]) != 0  # warm start without proposals
+    # repeated --option flags add up
+    assert main(base + ["--out", str(tmp_path / "e4"), "--max-steps", "4", "--action-steps", "4", "--option", "planner=cem", "--option", "warm_start=false"]) == 0
+    options = json.loads((tmp_path / "e4" / "eval.json").read_text())["protocol"]["model_options"]
+    assert options["planner"] == "cem" and options["warm_start"] == "false"
 
 
 def test_world_model_eval_with_named_proposals_records_them(tiny_world_model, tiny_checkpoint, tmp_path):

@@ -102,6 +102,9 @@ class WamModel(nn.Module):
         """Current value of every runtime option (recorded in each evaluation's protocol)."""
         return {}
 
+    def check_ready(self) -> None:
+        """Raise a WamError if the model cannot act as configured (called before an evaluation)."""
+
     def set_runtime_option(self, name: str, value: str) -> None:
         known = ", ".join(sorted(self.runtime_options)) or "none"
         raise WamError(f"model '{self.name}' has no runtime option {name!r} (it has: {known})")

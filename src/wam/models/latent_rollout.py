@@ -281,6 +281,13 @@ class LatentRollout(WamModel):
     def _needs_proposals(self) -> bool:
         return self.config.planner == "select" or self.config.warm_start
 
+    def check_ready(self) -> None:
+        if self._needs_proposals() and self.proposer is None:
+            c = self.config
+            what = "planner 'select'" if c.planner == "select" else f"a warm-started '{c.planner}'"
+            hint = "" if c.planner == "select" else " (or --option warm_start=false to plan from scratch)"
+            raise WamError(f"{what} needs a proposal model: pass --proposals <model> to `wam eval`{hint}")
+
     @torch.no_grad()
     def act(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         """One plan per observation; a batch is planned row by row (each plan is itself batched)."""
@@ -295,9 +302,7 @@ class LatentRollout(WamModel):
         proposals = None
         if self._needs_proposals():
             if self.proposer is None:
-                what = "planner 'select'" if c.planner == "select" else f"a warm-started '{c.planner}'"
-                hint = "" if c.planner == "select" else " (or --option warm_start=false to plan from scratch)"
-                raise WamError(f"{what} needs a proposal model: pass --proposals <model> to `wam eval`{hint}")
+                self.check_ready()  # raises
             else:
                 n_prop = self.proposer.window.n_obs_steps
                 prop_obs = {

@@ -70,9 +70,18 @@ def _label(r: dict) -> str:
 
 
 def _name(r: dict) -> str:
-    """The model name, with its runtime options when it was evaluated with any."""
+    """The model name, with its runtime options and proposal model when it was evaluated with any."""
     options = ", ".join(f"{k}={v}" for k, v in (r["protocol"].get("model_options") or {}).items())
-    return f"{r['model']} [{options}]" if options else r["model"]
+    name = f"{r['model']} [{options}]" if options else r["model"]
+    proposer = r.get("proposer")
+    return f"{name} ← {proposer['model']}" if proposer else name
+
+
+def _params(r: dict) -> str:
+    """Parameters used at each decision (a scorer's proposal model included)."""
+    text = f"{r['params'] / 1e6:.2f}M"
+    proposer = r.get("proposer")
+    return f"{text} + {proposer['params'] / 1e6:.2f}M" if proposer else text
 
 
 def load_sweep(path: Path) -> dict:
@@ -174,7 +183,7 @@ def markdown_tables(results: list[dict]) -> str:
         lines.append(
             f"| {_name(r)} | {r['anatomy'].get('kind', '')} · {r['anatomy'].get('coupling', '')} | "
             f"**{_pct(r['mean_success'])}** | {_pct(lo)} – {_pct(hi)} | "
-            f"{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f} | {r['params'] / 1e6:.2f}M | "
+            f"{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f} | {_params(r)} | "
             f"{(p.get('training_seconds') or 0) / 60:.0f} min | {p.get('training_samples_seen') or '–'} |"
         )
     tasks = results[0]["protocol"]["tasks"]
@@ -204,7 +213,7 @@ def render(title: str, results: list[dict], extra: str = "") -> str:
         rows.append(
             f"<tr><td>{e(_name(r))}</td><td>{e(r['anatomy'].get('kind', ''))} · {e(r['anatomy'].get('coupling', ''))}</td>"
             f"<td><b>{_pct(r['mean_success'])}</b></td><td>{_pct(lo)} – {_pct(hi)}</td>"
-            f"<td>{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}</td><td>{r['params'] / 1e6:.2f}M</td>"
+            f"<td>{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}</td><td>{_params(r)}</td>"
             f"<td>{hours:.0f} min</td><td>{rp.get('training_samples_seen') or '–'}</td>"
             f"<td>{rp.get('chunk_length')} / {rp.get('executed_steps')}</td></tr>"
         )

@@ -14,8 +14,10 @@ import multiprocessing as mp
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+import tyro
 from tqdm import tqdm
 
 from wam.data.io import atomic_path, read_json, remove_owned_dir, write_json
@@ -64,8 +66,8 @@ class EvalConfig:
     """seed of the policy's sampling noise"""
     overwrite: bool = False
     """discard finished episodes in the output folder and start over"""
-    option: tuple[str, ...] = ()
-    """runtime options of the model as name=value (e.g. future_steps=0; see `wam models --json`)"""
+    option: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """a runtime option of the model as name=value, repeatable (e.g. --option planner=cem --option samples=16; see `wam models --json`)"""
     proposals: str = ""
     """for a model that scores actions (latent-rollout): the policy or WAM whose chunks it scores,
     as a registered model name (its run folder beside the checkpoint's: runs/mt10/<name>/model) or
@@ -135,6 +137,7 @@ def load_with_proposer(checkpoint: str, options: dict[str, str], proposals: str)
         if proposer.role != "agent":
             raise WamError(f"'{proposer.name}' is a {proposer.role} component and cannot propose actions")
         model.attach_proposer(proposer)
+    model.check_ready()  # e.g. a planner that needs proposals but has none: fail before any episode runs
     return model, meta
 
 
