@@ -322,7 +322,7 @@ def test_predict_then_act_swaps_generator_backbone_and_objective_by_name(tiny_da
 def test_a_regime_the_model_lacks_is_a_one_line_error(tiny_checkpoint, tmp_path):
     from wam.runner.evaluate import EvalConfig, evaluate
 
-    with pytest.raises(WamError, match="does not support regime 'open-loop'; it supports: chunked, single-step"):
+    with pytest.raises(WamError, match="does not support regime 'open-loop'; it supports: async, chunked, single-step"):
         evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "e", tasks="reach-v3", episodes=1, regime="open-loop", workers=1))
     with pytest.raises(WamError, match="unknown regime 'async'"):
         EvalConfig(checkpoint=tiny_checkpoint, regime="async")

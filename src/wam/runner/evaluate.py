@@ -26,7 +26,7 @@ from wam.envs.seeds import SPLITS, episode_seeds
 from wam.envs.shifts import SHIFTS
 from wam.errors import WamError, require, unknown_choice
 from wam.eval.metrics import control_rate, latency_summary, wilson_interval
-from wam.runner.regimes import REGIMES
+from wam.runner.regimes import REGIMES, RUNNER_REGIMES
 from wam.utils import machine_description, package_versions, worker_init
 
 EVAL_SCHEMA = "wam.eval/1"
@@ -49,7 +49,8 @@ class EvalConfig:
     first_seed: int = 0
     """index of the first seed within the split"""
     regime: str = "chunked"
-    """deployment regime: 'chunked' (receding horizon; --action-steps 1 is single-step) or 'open-loop' (plan once)"""
+    """deployment regime: 'chunked' (receding horizon; --action-steps 1 is single-step), 'async' (chunked, with
+    each call's measured compute time charged in control steps while the previous chunk runs on) or 'open-loop' (plan once)"""
     action_steps: int = 8
     """steps executed from each predicted chunk before re-planning (chunked)"""
     max_steps: int = MAX_PATH_LENGTH
@@ -155,7 +156,6 @@ def _init_worker(checkpoint: str, options: dict[str, str], proposals: str) -> No
 
 def _episode_job(job: dict) -> dict:
     from wam.envs.metaworld import MetaWorldEnv
-    from wam.runner.regimes import Chunked, OpenLoop
     from wam.runner.rollout import run_episode
 
     env = _state["env"]
@@ -172,7 +172,7 @@ def _episode_job(job: dict) -> dict:
         env,
         job["seed"],
         job["task_index"],
-        OpenLoop(job["max_steps"]) if job["regime"] == "open-loop" else Chunked(job["action_steps"]),
+        make_regime(job),
         job["max_steps"],
         record_video=job["video"],
         sampling_seed=job["sampling_seed"],
@@ -189,6 +189,16 @@ def _episode_job(job: dict) -> dict:
             pairs = [np.concatenate([pred, real], axis=1) for _, pred, real, _ in result.predictions]
             record["video_prediction"] = save_rollout_media(pairs, Path(job["video_dir"]), f"{name}_predicted-vs-real", 4)
     return record
+
+
+def make_regime(job: dict):
+    from wam.runner.regimes import Async, Chunked, OpenLoop
+
+    if job["regime"] == "open-loop":
+        return OpenLoop(job["max_steps"])
+    if job["regime"] == "async":
+        return Async(job["action_steps"], control_hz=job["control_hz"])
+    return Chunked(job["action_steps"])
 
 
 def _prediction_sums(predictions: list[tuple]) -> dict[str, dict]:
@@ -279,9 +289,10 @@ def evaluate(cfg: EvalConfig) -> dict:
     require(spec.action_dim == 4, f"model outputs {spec.action_dim}-d actions; Meta-World takes 4-d actions")
     require(spec.state_dim == 4, f"model reads {spec.state_dim}-d proprio; the Meta-World wrapper gives 4-d")
     supported = {r.value for r in model.anatomy.regimes}
+    supported |= {name for name, needs in RUNNER_REGIMES.items() if needs in supported}
     if cfg.regime not in supported:
         raise WamError(f"model '{model.name}' does not support regime '{cfg.regime}'; it supports: {', '.join(sorted(supported))}")
-    require(cfg.regime != "chunked" or cfg.action_steps <= model.window.chunk, f"action_steps {cfg.action_steps} exceeds the model's chunk length {model.window.chunk}")
+    require(cfg.regime == "open-loop" or cfg.action_steps <= model.window.chunk, f"action_steps {cfg.action_steps} exceeds the model's chunk length {model.window.chunk}")
     seeds = episode_seeds(cfg.split, cfg.episodes, start=cfg.first_seed)
     protocol = {
         "env": "metaworld-v3",
@@ -293,7 +304,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "resolution": resolution,
         "shift": cfg.shift,
         "chunk_length": model.window.chunk,
-        "executed_steps": cfg.action_steps if cfg.regime == "chunked" else cfg.max_steps,
+        "executed_steps": cfg.max_steps if cfg.regime == "open-loop" else cfg.action_steps,
         "temporal_ensembling": False,
         "regime": cfg.regime,
         "model_options": effective_options,
@@ -338,6 +349,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             "max_steps": cfg.max_steps,
             "action_steps": cfg.action_steps,
             "regime": cfg.regime,
+            "control_hz": float(spec.fps),
             "sampling_seed": cfg.sampling_seed,
             "video": i < cfg.videos,
             "video_dir": str(cfg.out / "videos"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from wam.errors import require
@@ -22,6 +24,9 @@ class Chunked:
 
     action_steps: int = 8
     name: str = "chunked"
+    # The executed actions are the ones the model planned from the call's observation, so its
+    # predicted future can be scored against the real one (not so under async inference).
+    scores_predictions = True
 
     def __post_init__(self):
         require(self.action_steps >= 1, f"action_steps must be >= 1, got {self.action_steps}")
@@ -51,6 +56,56 @@ class Chunked:
         """One model call: an action chunk (K, A)."""
         return model.act(observation, generator=generator)[0].numpy()
 
+    def charge_latency(self, seconds: float) -> None:
+        """Synchronous regimes: the world waits for the model (latency costs time, not actions)."""
+
+
+@dataclass
+class Async(Chunked):
+    """Asynchronous inference: the robot keeps moving while the next chunk is computed.
+
+    The runner measures each call's compute time and charges it in control steps,
+    d = ceil(latency x control_hz). During those d steps the robot executes what is left of the
+    previous chunk (or holds still, action 0, when nothing is left, e.g. at the first call); the new
+    chunk, computed from the observation at request time, then starts at its entry d, because
+    its first d actions were meant for steps that have already passed. A chunk older than its own
+    length is discarded and the robot holds. So latency has consequences: a slow model acts on
+    stale observations, a fast one behaves like the chunked regime.
+    """
+
+    control_hz: float = 80.0
+    name: str = "async"
+    scores_predictions = False  # the first d executed actions are the previous chunk's
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.control_hz > 0, f"control_hz must be > 0, got {self.control_hz}")
+        self._leftover: list[np.ndarray] = []
+        self._pending_delay = 0
+        self.delays: list[int] = []  # steps charged per call, for the record
+
+    def reset(self) -> None:
+        super().reset()
+        self._leftover, self._pending_delay, self.delays = [], 0, []
+
+    def charge_latency(self, seconds: float) -> None:
+        """Called by the runner with the measured compute time of the call just made."""
+        self._pending_delay = math.ceil(max(seconds, 0.0) * self.control_hz - 1e-9)
+
+    def set_plan(self, chunk: np.ndarray) -> None:
+        d = self._pending_delay
+        self.delays.append(d)
+        hold = np.zeros_like(chunk[0])
+        during_compute = (self._leftover + [hold] * d)[:d]  # the old chunk runs on while this one computes
+        fresh = list(chunk[d : d + self.action_steps])
+        self._leftover = list(chunk[d + self.action_steps :])
+        self._plan = during_compute + fresh
+        if not self._plan:  # nothing at all to execute (a zero-latency call on an exhausted chunk): hold one step
+            self._plan = [hold]
+
+    def describe(self) -> dict:
+        return {**super().describe(), "regime": self.name, "control_hz": self.control_hz}
+
 
 @dataclass
 class OpenLoop:
@@ -62,6 +117,7 @@ class OpenLoop:
 
     horizon: int = 500
     name: str = "open-loop"
+    scores_predictions = True
 
     def __post_init__(self):
         require(self.horizon >= 1, f"horizon must be >= 1, got {self.horizon}")
@@ -92,4 +148,10 @@ class OpenLoop:
         return model.plan(observation, self.horizon, generator=generator)[0].numpy()
 
 
-REGIMES = {"chunked": Chunked, "open-loop": OpenLoop}
+    def charge_latency(self, seconds: float) -> None:
+        """Plan once: the world waits for the plan."""
+
+
+REGIMES = {"chunked": Chunked, "async": Async, "open-loop": OpenLoop}
+# Runner strategies any chunked model supports, with no declaration of its own.
+RUNNER_REGIMES = {"async": "chunked"}

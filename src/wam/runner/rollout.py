@@ -15,7 +15,7 @@ import torch
 
 from wam.envs.metaworld import MetaWorldEnv
 from wam.models.base import WamModel
-from wam.runner.regimes import Chunked, OpenLoop
+from wam.runner.regimes import Async, Chunked, OpenLoop
 
 MODEL_INPUT_KEYS = ("image", "state", "task_index")
 
@@ -60,7 +60,7 @@ def run_episode(
     env: MetaWorldEnv,
     seed: int,
     task_index: int,
-    regime: Chunked | OpenLoop,
+    regime: Chunked | Async | OpenLoop,
     max_steps: int,
     record_video: bool = False,
     sampling_seed: int = 0,
@@ -79,10 +79,11 @@ def run_episode(
             t0 = time.perf_counter()
             chunk = regime.call(model, observation_batch(history, task_index), generator)
             result.latencies.append(time.perf_counter() - t0)
+            regime.charge_latency(result.latencies[-1])
             regime.set_plan(chunk)
             # Read outside the timed call (decoding is not part of acting). Only offsets that the
             # executed actions reach are scored: beyond them the plan was replaced.
-            prediction = model.last_prediction()
+            prediction = model.last_prediction() if regime.scores_predictions else None
             if prediction is not None:
                 for i, offset in enumerate(prediction["offsets"]):
                     if offset <= regime.action_steps:
