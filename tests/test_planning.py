@@ -67,6 +67,40 @@ def test_batched_cem_equals_a_loop_reference():
     torch.testing.assert_close(batched, looped)
 
 
+def _loop_mppi(score_one, mean, std, samples, iterations, temperature, min_std, generator, low, high, proposals):
+    """A reference MPPI, one candidate at a time, with a warm-started first population."""
+    for it in range(iterations):
+        noise = torch.randn((samples,) + tuple(mean.shape), generator=generator)
+        candidates = [torch.maximum(torch.minimum(mean + std * noise[i], high), low) for i in range(samples)]
+        if it == 0:
+            for i, p in enumerate(proposals[:samples]):
+                candidates[i] = p
+        scores = torch.tensor([float(score_one(c)) for c in candidates])
+        spread = float(scores.std(unbiased=False))
+        w = [float(x) for x in torch.exp((scores - scores.max()) / (temperature * spread))]
+        total = sum(w)
+        mean = sum(wi * c for wi, c in zip(w, candidates)) / total
+        std = torch.sqrt(sum(wi * (c - mean) ** 2 for wi, c in zip(w, candidates)) / total).clamp_min(min_std)
+    return mean
+
+
+def test_batched_warm_started_mppi_and_cem_equal_loop_references():
+    target = torch.tensor([[0.2, -0.1], [0.4, 0.3]])
+    score = _quadratic(target)
+    low, high = -torch.ones(2), torch.ones(2)
+    init = (torch.zeros(2, 2), torch.full((2, 2), 0.5))
+    proposals = torch.rand(5, 2, 2, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    settings = PlannerSettings(samples=16, iterations=3, elites=4, temperature=0.5, min_std=0.05)
+    batched, _ = get_planner("mppi")(score, init, settings, torch.Generator().manual_seed(2), low, high, proposals)
+    looped = _loop_mppi(lambda c: score(c[None])[0], *init, 16, 3, 0.5, 0.05, torch.Generator().manual_seed(2), low, high, proposals)
+    torch.testing.assert_close(batched, looped)
+    # the warm start is used: with one iteration and an elite of one, CEM returns the best proposal
+    # whenever a proposal beats every Gaussian sample
+    good = torch.cat([target[None], proposals])  # the optimum itself is proposed
+    plan, _ = get_planner("cem")(score, init, PlannerSettings(samples=16, iterations=1, elites=1), torch.Generator().manual_seed(2), low, high, good)
+    torch.testing.assert_close(plan, target)
+
+
 def test_select_keeps_the_best_proposal_and_needs_proposals():
     proposals = torch.tensor([[[0.9]], [[0.1]], [[0.5]]])
     plan, info = get_planner("select")(_quadratic(torch.tensor([[0.45]])), None, PlannerSettings(), None, None, None, proposals)
@@ -77,6 +111,10 @@ def test_select_keeps_the_best_proposal_and_needs_proposals():
         get_planner("random-shooting")
     with pytest.raises(WamError, match="samples must be >= 1"):
         PlannerSettings(samples=0)
+    from wam.runner.sweep import SweepConfig
+
+    with pytest.raises(WamError, match="--fixed also sets the swept option 'samples'"):
+        SweepConfig(option="samples", values="1,4", fixed=("samples=2",))
 
 
 # -- the simulator as the world model --------------------------------------------------------------
@@ -203,13 +241,15 @@ def test_latent_dynamics_needs_the_true_actions_on_held_out_episodes(tiny_world_
     trained = label_mask(cache, per_task=3, seed=0)  # the trainer's split (label_seed 0)
     held_out_episodes = set(np.unique(cache.episode_index[~trained]).tolist())
     assert held_out_episodes, "the test needs held-out episodes"
-    frames = np.flatnonzero(np.isin(cache.episode_index, sorted(held_out_episodes)) & (cache.ep_end - np.arange(len(cache)) > 4))
-    batch = cache.batch(frames, model.window)
-    true_actions = torch.from_numpy(cache.action[frames[:, None] + np.arange(4)[None]])  # raw labels of held-out frames
     h = model.config.horizon
+    # frames whose whole horizon, and the frame after it, lie inside their held-out episode
+    frames = np.flatnonzero(np.isin(cache.episode_index, sorted(held_out_episodes)) & (cache.ep_end - np.arange(len(cache)) > h))
+    batch = cache.batch(frames, model.window)
+    true_actions = torch.from_numpy(cache.action[frames[:, None] + np.arange(h)[None]])  # raw labels of held-out frames
     with torch.no_grad():
-        z0 = model.encode(batch["image"][:, -1:], batch["state"][:, -1:], batch["task_index"])
-        target = model.encode(batch["future_image"][:, -1:], batch["future_state"][:, -1:], batch["task_index"])
+        n = model.config.n_obs_steps
+        z0 = model.encode(batch["image"][:, -1:], batch["state"][:, -n:], batch["task_index"])
+        target = model.encode(batch["future_image"][:, -1:], torch.cat([batch["state"], batch["future_state"]], 1)[:, -n:], batch["task_index"])
 
         def error(actions):
             z = z0

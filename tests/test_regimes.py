@@ -52,4 +52,20 @@ def test_eval_runs_any_chunked_model_asynchronously(tiny_checkpoint, tmp_path):
     assert result["protocol"]["regime"] == "async"
     assert result["episodes"][0]["steps"] == 12 and result["episodes"][0]["calls"] >= 2
     with pytest.raises(WamError, match="unknown regime"):
-        EvalConfig(checkpoint=tiny_checkpoint, regime="event-triggered")
+        EvalConfig(checkpoint=tiny_checkpoint, regime="interactive")
+    # event-triggered replanning needs a predicted future to compare with; a policy has none
+    with pytest.raises(WamError, match="does not support regime 'event-triggered'"):
+        evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "et", tasks="reach-v3", episodes=1, workers=1,
+                            regime="event-triggered"))
+
+
+def test_event_triggered_drops_the_rest_of_the_chunk_when_the_future_diverges():
+    from wam.runner.regimes import EventTriggered
+
+    regime = EventTriggered(action_steps=8, threshold=0.5)
+    regime.reset()
+    regime.set_plan((np.arange(16, dtype=float) + 1)[:, None])
+    assert _executed(regime, 2) == [1, 2]
+    assert not regime.diverged(0.4) and not regime.needs_plan()
+    assert regime.diverged(0.6) and regime.needs_plan() and regime.triggers == 1
+    assert not Chunked().diverged(1e9)

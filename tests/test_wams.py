@@ -437,3 +437,17 @@ def test_a_non_integer_dial_value_is_a_one_line_error(tiny_joint):
     model, _ = load_model(tiny_joint)
     with pytest.raises(WamError, match="future_steps must be an integer"):
         model.set_runtime_option("future_steps", "half")
+
+
+def test_event_triggered_replans_when_the_predicted_latent_diverges(tiny_joint, tmp_path):
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    def run(threshold, name):
+        return evaluate(EvalConfig(checkpoint=tiny_joint, out=tmp_path / name, tasks="reach-v3", episodes=1, workers=1,
+                                   videos=0, max_steps=16, action_steps=4, regime="event-triggered", trigger_threshold=threshold))
+
+    never, always = run(1e9, "never"), run(1e-9, "always")
+    assert never["episodes"][0]["triggers"] == 0
+    # every check at offset 2 of a 4-step plan fires: twice the calls of the plain schedule
+    assert always["episodes"][0]["triggers"] > 0 and always["episodes"][0]["calls"] > never["episodes"][0]["calls"]
+    assert always["protocol"]["trigger_threshold"] == 1e-9

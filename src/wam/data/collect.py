@@ -134,7 +134,8 @@ def _get_env(task: str, cfg: dict):
 class ActionPerturbation:
     """Expert action -> perturbed action: Gaussian noise plus stretches of uniform random actions.
 
-    Deterministic per (seed): the same seed perturbs the same way on any machine or worker order.
+    Deterministic per seed: the same seed perturbs the same way on any machine or worker order
+    (and, by design of this first version, in every task: the seed alone picks the stream).
     """
 
     def __init__(self, seed: int, noise: float, segment_prob: float, segment_len: int, clean_fraction: float):
@@ -315,7 +316,7 @@ def collect(cfg: CollectConfig) -> Path:
             if not jobs:
                 break
             for summary in pool.imap_unordered(_collect_job, jobs):
-                if summary["success"]:
+                if summary["success"] or cfg.perturbed:  # perturbed mode keeps every episode
                     bar.update(1)
                 frames += summary["steps"]
                 bar.set_postfix(fps=f"{frames / (time.perf_counter() - t0):.0f}")

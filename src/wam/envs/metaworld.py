@@ -216,6 +216,11 @@ class MetaWorldEnv(gym.Env):
             setattr(self._env, k, v.copy() if isinstance(v, np.ndarray) else v)
         self._state, self._steps = snap["state"].copy(), snap["steps"]
 
+    @property
+    def steps_taken(self) -> int:
+        """Steps since reset (Meta-World refuses to step past MAX_PATH_LENGTH)."""
+        return self._steps
+
     def step_physics(self, action: np.ndarray) -> tuple[float, bool]:
         """Step without rendering: (reward, success). For oracle planning from a snapshot."""
         action = np.clip(np.asarray(action, dtype=np.float64).reshape(ACTION_DIM), -1.0, 1.0)

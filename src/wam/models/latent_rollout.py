@@ -73,7 +73,7 @@ class LatentRolloutConfig(ObservationConfig):
     elites: int = 4
     """cem elites"""
     temperature: float = 0.5
-    """mppi temperature (score units)"""
+    """mppi temperature (in units of the population's score std)"""
     init_std: float = 0.5
     """std of the first sampling distribution (in action units) when not warm-started"""
     warm_start: bool = True
@@ -85,6 +85,7 @@ class LatentRolloutConfig(ObservationConfig):
         super().validate()
         require(self.latent_dim % self.simnorm_group == 0, f"latent_dim {self.latent_dim} must be a multiple of simnorm_group {self.simnorm_group}")
         require(self.horizon >= 1, f"horizon must be >= 1, got {self.horizon}")
+        require(self.image_history == 1, f"latent-rollout encodes one frame per latent; image_history must be 1, got {self.image_history}")
         require(0 <= self.gamma < 1, f"gamma must be in [0, 1), got {self.gamma}")
         require(self.samples >= 1, f"samples (N) must be >= 1, got {self.samples}")
         require(self.init_std > 0, f"init_std must be > 0, got {self.init_std}")
@@ -204,10 +205,15 @@ class LatentRollout(WamModel):
             task = batch["task_index"].repeat_interleave(h)
             targets = self.encode(images[:, 1:].flatten(0, 1)[:, None], future_states.flatten(0, 1), task).view(b, h, -1)
         actions = self.action_norm(batch["action"])  # (B, H, A)
+        device = actions.device
+        # valid[:, k]: action t+k exists (reward and value targets at t+k exist).
         valid = (~batch["action_is_pad"]).float() * batch["labelled"].float()[:, None]  # (B, H)
+        # seen[:, k]: the frame after action t+k exists too. The last action of an episode has no
+        # next frame (the cache clamps it to the last one), so it gets no consistency target.
+        seen = valid * (~batch["future_is_pad"]).float()
         rewards = batch["reward"] / self.reward_scale
         returns = batch["return_to_go"] * (1 - c.gamma) / self.reward_scale  # (B, H+1), in reward units
-        weights = c.rho ** torch.arange(h, dtype=torch.float32)
+        weights = c.rho ** torch.arange(h, dtype=torch.float32, device=device)
         denom = valid.sum().clamp_min(1.0)
 
         z, consistency, reward_loss, value_loss = z0, 0.0, 0.0, 0.0
@@ -215,17 +221,21 @@ class LatentRollout(WamModel):
             reward_loss = reward_loss + (valid[:, k] * (self.reward(torch.cat([z, actions[:, k]], -1))[:, 0] - rewards[:, k]) ** 2).sum()
             value_loss = value_loss + (valid[:, k] * (self.value(z)[:, 0] - returns[:, k]) ** 2).sum()
             z = self.step(z, actions[:, k])
-            consistency = consistency + weights[k] * (valid[:, k] * ((z - targets[:, k]) ** 2).mean(-1)).sum()
-        # Chunk-level dynamics and reward: supervised only where the whole chunk is inside the episode.
-        full = valid.prod(1)
+            consistency = consistency + weights[k] * (seen[:, k] * ((z - targets[:, k]) ** 2).mean(-1)).sum()
+        # The value at depth H is what planning bootstraps from: train it there as well.
+        value_loss = value_loss + (seen[:, -1] * (self.value(z)[:, 0] - returns[:, h]) ** 2).sum()
+        # Chunk-level dynamics and reward: supervised only where the whole chunk and the frame
+        # after it are inside the episode.
+        full = seen.prod(1)
         z_jump = self.jump(z0, actions)
-        discounts = c.gamma ** torch.arange(h, dtype=torch.float32)
+        discounts = c.gamma ** torch.arange(h, dtype=torch.float32, device=device)
         chunk_return = (rewards * discounts).sum(1)
         chunk_pred = self.chunk_reward(torch.cat([z0, actions.flatten(1)], -1))[:, 0]
         chunk_loss = (full * (((z_jump - targets[:, -1]) ** 2).mean(-1) + (chunk_pred - chunk_return) ** 2 / h)).sum()
         chunk_loss = chunk_loss / full.sum().clamp_min(1.0)
 
-        consistency, reward_loss, value_loss = consistency / denom, reward_loss / denom, value_loss / denom
+        consistency = consistency / seen.sum().clamp_min(1.0)
+        reward_loss, value_loss = reward_loss / denom, value_loss / (denom + seen[:, -1].sum())
         total = c.consistency_weight * consistency + c.reward_weight * reward_loss + c.value_weight * value_loss + chunk_loss
         return total, {
             "consistency": float(consistency.detach()),
@@ -248,7 +258,7 @@ class LatentRollout(WamModel):
             ret = self.chunk_reward(torch.cat([z, actions.flatten(1)], -1))[:, 0]
             z = self.jump(z, actions)
         else:
-            ret = torch.zeros(n)
+            ret = torch.zeros(n, device=z.device)
             for k in range(h):
                 ret = ret + c.gamma**k * self.reward(torch.cat([z, actions[:, k]], -1))[:, 0]
                 z = self.step(z, actions[:, k])
@@ -274,9 +284,16 @@ class LatentRollout(WamModel):
                     f"the world model plans {self.config.horizon} steps (proposals may be longer, never shorter)"
                 )
             if tuple(proposer.spec.task_names) != tuple(self.spec.task_names):
-                raise WamError(f"proposal model '{proposer.name}' was trained on other tasks than the world model")
+                raise WamError(
+                    f"proposal model '{proposer.name}' was trained on tasks {list(proposer.spec.task_names)}, "
+                    f"the world model on {list(self.spec.task_names)}"
+                )
         # Not a registered submodule: the proposer's weights stay in its own checkpoint.
         object.__setattr__(self, "proposer", proposer)
+
+    def reset(self) -> None:
+        if self.proposer is not None:  # a stateful proposer (e.g. a cached future) starts afresh too
+            self.proposer.reset()
 
     def _needs_proposals(self) -> bool:
         return self.config.planner == "select" or self.config.warm_start

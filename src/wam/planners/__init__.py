@@ -32,7 +32,7 @@ class PlannerSettings:
     elites: int = 8
     """CEM: candidates the next distribution is fitted to"""
     temperature: float = 0.5
-    """MPPI: softmax temperature over scores (in score units)"""
+    """MPPI: softmax temperature, in units of the population's score std"""
     min_std: float = 0.05
     """floor of the sampling std, so the search never collapses to a point early"""
 

@@ -67,6 +67,8 @@ class EvalConfig:
     """seed of the policy's sampling noise"""
     overwrite: bool = False
     """discard finished episodes in the output folder and start over"""
+    trigger_threshold: float = 0.2
+    """event-triggered regime: replan when the latent MSE between predicted and real frame exceeds this"""
     option: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """a runtime option of the model as name=value, repeatable (e.g. --option planner=cem --option samples=16; see `wam models --json`)"""
     proposals: str = ""
@@ -117,6 +119,9 @@ def resolve_proposals(name: str, checkpoint: Path) -> Path:
     path = Path(name)
     if (path / "config.json").exists():
         return path
+    if path.is_dir():
+        hint = f"; did you mean {path / 'model'}?" if (path / "model" / "config.json").exists() else ""
+        raise WamError(f"--proposals {name} is a folder without a checkpoint (config.json){hint}")
     if name not in MODELS:
         model_class(name)  # raises the one-line unknown-model error (or loads the registry)
     folder = Path(checkpoint).parent.parent / name / "model"
@@ -192,12 +197,14 @@ def _episode_job(job: dict) -> dict:
 
 
 def make_regime(job: dict):
-    from wam.runner.regimes import Async, Chunked, OpenLoop
+    from wam.runner.regimes import Async, Chunked, EventTriggered, OpenLoop
 
     if job["regime"] == "open-loop":
         return OpenLoop(job["max_steps"])
     if job["regime"] == "async":
         return Async(job["action_steps"], control_hz=job["control_hz"])
+    if job["regime"] == "event-triggered":
+        return EventTriggered(job["action_steps"], threshold=job["trigger_threshold"])
     return Chunked(job["action_steps"])
 
 
@@ -290,6 +297,8 @@ def evaluate(cfg: EvalConfig) -> dict:
     require(spec.state_dim == 4, f"model reads {spec.state_dim}-d proprio; the Meta-World wrapper gives 4-d")
     supported = {r.value for r in model.anatomy.regimes}
     supported |= {name for name, needs in RUNNER_REGIMES.items() if needs in supported}
+    if "predict" not in model.capabilities:  # nothing to compare the observed future with
+        supported.discard("event-triggered")
     if cfg.regime not in supported:
         raise WamError(f"model '{model.name}' does not support regime '{cfg.regime}'; it supports: {', '.join(sorted(supported))}")
     require(cfg.regime == "open-loop" or cfg.action_steps <= model.window.chunk, f"action_steps {cfg.action_steps} exceeds the model's chunk length {model.window.chunk}")
@@ -307,6 +316,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "executed_steps": cfg.max_steps if cfg.regime == "open-loop" else cfg.action_steps,
         "temporal_ensembling": False,
         "regime": cfg.regime,
+        **({"trigger_threshold": cfg.trigger_threshold} if cfg.regime == "event-triggered" else {}),
         "model_options": effective_options,
         "proposals": proposals or None,
         "max_steps": cfg.max_steps,
@@ -350,6 +360,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             "action_steps": cfg.action_steps,
             "regime": cfg.regime,
             "control_hz": float(spec.fps),
+            "trigger_threshold": cfg.trigger_threshold,
             "sampling_seed": cfg.sampling_seed,
             "video": i < cfg.videos,
             "video_dir": str(cfg.out / "videos"),
@@ -417,7 +428,7 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
         "prediction_error": pool_prediction_error(records),
         "successes_at_reset": sum(bool(r.get("success_at_reset")) for r in records),
         "episodes": [
-            {k: r.get(k) for k in ("task", "seed", "success", "steps", "calls", "success_at_reset")} for r in records
+            {k: r.get(k) for k in ("task", "seed", "success", "steps", "calls", "success_at_reset", "triggers")} for r in records
         ],
     }
 

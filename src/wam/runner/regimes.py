@@ -59,6 +59,10 @@ class Chunked:
     def charge_latency(self, seconds: float) -> None:
         """Synchronous regimes: the world waits for the model (latency costs time, not actions)."""
 
+    def diverged(self, prediction_error: float) -> bool:
+        """Event-triggered regimes replan early when this is true (others never do)."""
+        return False
+
 
 @dataclass
 class Async(Chunked):
@@ -151,7 +155,45 @@ class OpenLoop:
     def charge_latency(self, seconds: float) -> None:
         """Plan once: the world waits for the plan."""
 
+    def diverged(self, prediction_error: float) -> bool:
+        return False
 
-REGIMES = {"chunked": Chunked, "async": Async, "open-loop": OpenLoop}
-# Runner strategies any chunked model supports, with no declaration of its own.
-RUNNER_REGIMES = {"async": "chunked"}
+
+@dataclass
+class EventTriggered(Chunked):
+    """Replan early when the observed future leaves the predicted one.
+
+    Executes up to `action_steps` of each chunk, like the chunked regime, but after every step
+    on which the model's prediction from its last call can be checked (a predicted latent at that
+    offset), the runner measures the error in the model's own substrate (latent MSE between the
+    prediction and the encoded real frame); above `threshold` the rest of the chunk is dropped and
+    the model is called again. Needs a model that predicts its future ("predict" capability).
+    """
+
+    threshold: float = 0.2
+    name: str = "event-triggered"
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.threshold > 0, f"trigger threshold must be > 0, got {self.threshold}")
+        self.triggers = 0
+
+    def reset(self) -> None:
+        super().reset()
+        self.triggers = 0
+
+    def diverged(self, prediction_error: float) -> bool:
+        if prediction_error > self.threshold and self._plan:
+            self._plan = []
+            self.triggers += 1
+            return True
+        return False
+
+    def describe(self) -> dict:
+        return {**super().describe(), "regime": self.name, "trigger_threshold": self.threshold}
+
+
+REGIMES = {"chunked": Chunked, "async": Async, "event-triggered": EventTriggered, "open-loop": OpenLoop}
+# Runner strategies any chunked model supports, with no declaration of its own (event-triggered
+# also needs a model that predicts its future; the evaluation checks that).
+RUNNER_REGIMES = {"async": "chunked", "event-triggered": "chunked"}

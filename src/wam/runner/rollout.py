@@ -15,7 +15,7 @@ import torch
 
 from wam.envs.metaworld import MetaWorldEnv
 from wam.models.base import WamModel
-from wam.runner.regimes import Async, Chunked, OpenLoop
+from wam.runner.regimes import Async, Chunked, EventTriggered, OpenLoop
 
 MODEL_INPUT_KEYS = ("image", "state", "task_index")
 
@@ -43,6 +43,7 @@ class EpisodeResult:
     # (offset, predicted frame, real frame, latent MSE) per prediction whose target step was reached
     predictions: list[tuple] = field(default_factory=list)
     final_state: list[float] = field(default_factory=list)
+    triggers: int = 0  # early replans (event-triggered regime)
 
     def record(self) -> dict:
         return {
@@ -52,6 +53,7 @@ class EpisodeResult:
             "steps": self.steps,
             "calls": len(self.latencies),
             "success_at_reset": self.success_at_reset,
+            "triggers": self.triggers,
         }
 
 
@@ -60,7 +62,7 @@ def run_episode(
     env: MetaWorldEnv,
     seed: int,
     task_index: int,
-    regime: Chunked | Async | OpenLoop,
+    regime: Chunked | Async | EventTriggered | OpenLoop,
     max_steps: int,
     record_video: bool = False,
     sampling_seed: int = 0,
@@ -99,6 +101,10 @@ def run_episode(
                 real_latent = model.encode_substrate(torch.from_numpy(real)[None])[0]
                 mse = float(((latent - real_latent) ** 2).mean())
             result.predictions.append((offset, frame, real, mse))
+            if mse is not None and regime.diverged(mse):
+                pending.clear()  # the rest of that plan will not run: its predictions are void
+                result.triggers += 1
+                break
         if record_video:
             result.frames.append(obs["image"])
         if info["success"]:

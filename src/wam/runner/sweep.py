@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Annotated
+
+import tyro
 
 from wam.data.io import write_json
 from wam.errors import require
@@ -44,6 +47,8 @@ class SweepConfig:
     """discard finished episodes and start over"""
     proposals: str = ""
     """proposal model for action-scoring models (see `wam eval --proposals`)"""
+    fixed: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """other runtime options held fixed at every setting, name=value, repeatable (e.g. --fixed planner=cem)"""
     first_seed: int = 0
     """index of the first held-out seed"""
 
@@ -51,12 +56,19 @@ class SweepConfig:
         self.value_list = [v.strip() for v in self.values.split(",") if v.strip()]
         require(len(self.value_list) >= 1, "--values must name at least one value")
         require(bool(self.option), "--option must name a runtime option")
+        from wam.runner.evaluate import parse_options
+
+        fixed = parse_options(tuple(self.fixed))
+        require(self.option not in fixed, f"--fixed also sets the swept option '{self.option}'")
 
 
 def sweep(cfg: SweepConfig) -> dict:
     from wam.train.checkpoint import load_model
 
     model, _ = load_model(cfg.checkpoint)
+    for item in cfg.fixed:
+        name, _, value = item.partition("=")
+        model.set_runtime_option(name.strip(), value.strip())
     for value in cfg.value_list:  # every value is checked before the first evaluation starts
         model.set_runtime_option(cfg.option, value)
     del model
@@ -74,7 +86,7 @@ def sweep(cfg: SweepConfig) -> dict:
     )
     points = []
     for value in cfg.value_list:
-        run = replace(base, out=cfg.out / f"{cfg.option}={value}", option=(f"{cfg.option}={value}",))
+        run = replace(base, out=cfg.out / f"{cfg.option}={value}", option=tuple(cfg.fixed) + (f"{cfg.option}={value}",))
         result = evaluate(run)
         episodes = result["episodes"]
         points.append(
