@@ -451,3 +451,34 @@ def test_event_triggered_replans_when_the_predicted_latent_diverges(tiny_joint, 
     # every check at offset 2 of a 4-step plan fires: twice the calls of the plain schedule
     assert always["episodes"][0]["triggers"] > 0 and always["episodes"][0]["calls"] > never["episodes"][0]["calls"]
     assert always["protocol"]["trigger_threshold"] == 1e-9
+
+
+@pytest.fixture(scope="module")
+def heldout_dataset(tmp_path_factory):
+    """Episodes of the training tasks from other initial conditions than the tiny dataset's."""
+    from conftest import TASKS
+    from wam.data.collect import CollectConfig, collect
+
+    out = tmp_path_factory.mktemp("heldout") / "heldout"
+    collect(CollectConfig(out=out, tasks=TASKS, episodes=1, workers=2, first_seed=100))
+    return out
+
+
+def test_offline_eval_scores_actions_and_predictions_on_recorded_episodes(tiny_joint, tiny_checkpoint, tiny_dataset, heldout_dataset, tmp_path):
+    from wam.cli import main
+    from wam.runner.evaluate import EvalConfig
+    from wam.runner.offline import offline_main
+
+    result = offline_main(EvalConfig(checkpoint=tiny_joint, offline=str(heldout_dataset), out=tmp_path / "off", offline_frames=16))
+    assert result["frames_evaluated"] == 16 and result["action_mse"] > 0
+    assert len(result["action_mse_per_step"]) == result["chunk"] and len(result["action_mse_per_dim"]) == 4
+    pred = result["prediction_error"]
+    assert pred is not None and set(pred) <= {"2", "4"}
+    assert all(0 < v["psnr_db"] <= 100 and v["latent_mse"] > 0 for v in pred.values())
+    assert json.loads((tmp_path / "off" / "offline.json").read_text())["schema"] == "wam.offline/1"
+    # the training dataset is not held out
+    assert main(["eval", "--checkpoint", str(tiny_joint), "--offline", str(tiny_dataset), "--out", str(tmp_path / "x")]) != 0
+    # a policy has action error only; the same sample seed gives the same frames and numbers
+    a = offline_main(EvalConfig(checkpoint=tiny_checkpoint, offline=str(heldout_dataset), out=tmp_path / "p1", offline_frames=8))
+    b = offline_main(EvalConfig(checkpoint=tiny_checkpoint, offline=str(heldout_dataset), out=tmp_path / "p2", offline_frames=8))
+    assert a["prediction_error"] is None and a["action_mse"] == b["action_mse"]

@@ -67,6 +67,11 @@ class EvalConfig:
     """seed of the policy's sampling noise"""
     overwrite: bool = False
     """discard finished episodes in the output folder and start over"""
+    offline: str = ""
+    """score against the recorded episodes of this LeRobot v3 dataset instead of running the
+    simulator (action error, and prediction error for models that predict); held-out data only"""
+    offline_frames: int = 512
+    """offline: frames sampled (deterministically, --sampling-seed) from the dataset"""
     trigger_threshold: float = 0.2
     """event-triggered regime: replan when the latent MSE between predicted and real frame exceeds this"""
     option: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
@@ -79,7 +84,7 @@ class EvalConfig:
     def __post_init__(self):
         self.checkpoint = Path(self.checkpoint)
         if str(self.out) in ("", "."):
-            self.out = self.checkpoint.parent / "eval"
+            self.out = self.checkpoint.parent / ("offline" if self.offline else "eval")
         self.out = Path(self.out)
         require(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
         require(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
@@ -434,6 +439,11 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
 
 
 def evaluate_main(cfg: EvalConfig) -> None:
+    if cfg.offline:
+        from wam.runner.offline import offline_main
+
+        offline_main(cfg)
+        return
     result = evaluate(cfg)
     lo, hi = result["pooled_ci95"]
     print(f"mean success {result['mean_success']:.1%} (95% CI {lo:.1%}-{hi:.1%}) over {len(result['episodes'])} episodes")
