@@ -347,3 +347,11 @@ def test_world_model_eval_with_named_proposals_records_them(tiny_world_model, ti
     assert result["protocol"]["proposals"].endswith("flow-policy/model")
     assert result["protocol"]["model_options"]["samples"] == "4"
     assert json.loads((tmp_path / "eval" / "eval.json").read_text())["latency_ms"]["p50"] > 0
+
+
+def test_interactability_probe_runs_on_the_latent_world_model(tiny_world_model, tmp_path):
+    from wam.runner.probe import ProbeConfig, probe
+
+    result = probe(ProbeConfig(checkpoint=tiny_world_model, out=tmp_path / "p", tasks="reach-v3", states=1, candidates=2, max_warmup=3))
+    assert result["applicable"] and list(result["per_offset"]) == ["1", "2", "3", "4"]
+    assert all("psnr_db" not in row for row in result["per_offset"].values())  # latents only: no decoder

@@ -482,3 +482,18 @@ def test_offline_eval_scores_actions_and_predictions_on_recorded_episodes(tiny_j
     a = offline_main(EvalConfig(checkpoint=tiny_checkpoint, offline=str(heldout_dataset), out=tmp_path / "p1", offline_frames=8))
     b = offline_main(EvalConfig(checkpoint=tiny_checkpoint, offline=str(heldout_dataset), out=tmp_path / "p2", offline_frames=8))
     assert a["prediction_error"] is None and a["action_mse"] == b["action_mse"]
+
+
+def test_interactability_probe_compares_imagined_and_real_futures(tiny_joint, tiny_checkpoint, tmp_path):
+    from wam.runner.probe import ProbeConfig, probe
+
+    result = probe(ProbeConfig(checkpoint=tiny_joint, out=tmp_path / "p", tasks="reach-v3", states=2, candidates=3, max_warmup=5))
+    assert result["applicable"] and set(result["per_offset"]) == {"2", "4"}
+    for row in result["per_offset"].values():
+        assert row["n"] == 2 * 3 and row["counterfactual_latent_mse"] > 0
+        assert 0 <= row["identification_accuracy"] <= 1 and "delta_psnr_db" in row
+    # a policy cannot predict the future under given actions: not applicable, never a number
+    policy = probe(ProbeConfig(checkpoint=tiny_checkpoint, out=tmp_path / "q", tasks="reach-v3", states=1))
+    assert policy["applicable"] is False and "per_offset" not in policy
+    with pytest.raises(WamError, match="unknown property"):
+        ProbeConfig(checkpoint=tiny_joint, property="causality-by-magic")

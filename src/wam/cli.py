@@ -32,6 +32,7 @@ def _commands() -> dict:
     from wam.registry_table import ModelsConfig, models_main
     from wam.report.html import ReportConfig, report_main
     from wam.runner.evaluate import EvalConfig, evaluate_main
+    from wam.runner.probe import ProbeConfig, probe_main
     from wam.runner.sweep import SweepConfig, sweep_main
     from wam.train.trainer import TrainConfig
 
@@ -41,6 +42,7 @@ def _commands() -> dict:
         "train": (TrainConfig, _train, "train a registered model on a LeRobot v3 dataset"),
         "eval": (EvalConfig, evaluate_main, "closed-loop evaluation on held-out initial conditions"),
         "sweep": (SweepConfig, sweep_main, "evaluate one checkpoint across a runtime option (the fidelity-latency dial)"),
+        "probe": (ProbeConfig, probe_main, "measure a WAM property against the simulator (interactability)"),
         "report": (ReportConfig, report_main, "static HTML report from eval results"),
         "bench": (BenchConfig, bench_main, "throughput and latency benchmarks"),
         "models": (ModelsConfig, models_main, "list registered models and their anatomy"),

@@ -98,6 +98,19 @@ class WamModel(nn.Module):
         """uint8 frames (N, H, W, 3) -> the substrate the model predicts in (for latent errors)."""
         raise WamError(f"model '{self.name}' has no substrate")
 
+    def encode_observation(self, observation: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A real observation (batch) in the substrate its predictions live in, to compare them
+        with. Default: the last frame through `encode_substrate`; a model whose latent also reads
+        proprio and task (latent-rollout) overrides it."""
+        return self.encode_substrate(observation["image"][:, -1])
+
+    def imagine(
+        self, observation: dict[str, torch.Tensor], actions: torch.Tensor, generator: torch.Generator | None = None
+    ) -> dict:
+        """Forward dynamics ("forward_dynamics" capability): the future under a given action chunk
+        (B, K, A) -> {"offsets": [steps ahead], "latents": (B, F, ...), "frames": uint8 (B, F, H, W, 3) or None}."""
+        raise WamError(f"model '{self.name}' has no forward dynamics (it cannot predict the future under given actions)")
+
     def runtime_values(self) -> dict[str, str]:
         """Current value of every runtime option (recorded in each evaluation's protocol)."""
         return {}

@@ -115,7 +115,7 @@ class JointDiffusion(WamModel):
         future_use=(FutureUse.CONSUMED, FutureUse.TRAINED_RETAINED),
     )
     config_class = JointDiffusionConfig
-    capabilities = frozenset({"predict", "forward_dynamics", "inverse_dynamics"})
+    capabilities = frozenset({"predict", "forward_dynamics", "inverse_dynamics"})  # forward dynamics: imagine()
     needs_action_labels = False
     may_skip_parameters = True  # skip-future batches leave the future stream unused (DDP must know)
     runtime_options = {"future_steps": "future denoising steps before the actions are read (0 = skip the future)"}
@@ -336,7 +336,14 @@ class JointDiffusion(WamModel):
         for i in range(n):
             v_s, _ = self._velocity(context, s, self._times(b, i / n, dev), a, t_a)
             s = s + v_s / n
+        self._last_imagined = s
         return self._frames(s)[1]
+
+    @torch.no_grad()
+    def imagine(self, observation, actions, generator=None) -> dict:
+        frames = self.predict(observation, actions, generator)
+        latents = self._unpatchify(self._last_imagined)
+        return {"offsets": list(self.config.future_offsets), "latents": latents, "frames": frames.cpu().numpy()}
 
     @torch.no_grad()
     def inverse_dynamics(

@@ -121,7 +121,7 @@ class LatentRollout(WamModel):
         future_use=(FutureUse.SCORES,),
     )
     config_class = LatentRolloutConfig
-    capabilities = frozenset({"score"})
+    capabilities = frozenset({"score", "forward_dynamics"})
     runtime_options = {
         "planner": "select | cem | mppi",
         "samples": "N >= 1: proposals scored, or candidates per planner iteration",
@@ -268,6 +268,23 @@ class LatentRollout(WamModel):
     def score(self, observation: dict[str, torch.Tensor], chunks: torch.Tensor) -> torch.Tensor:
         """Score candidate chunks (N, H, A) from one observation (batch of one)."""
         return self.score_latent(self._encode_observation(observation), chunks)
+
+    # -- forward dynamics (for probes) ------------------------------------------------------
+    @torch.no_grad()
+    def encode_observation(self, observation: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._encode_observation(observation)
+
+    @torch.no_grad()
+    def imagine(self, observation, actions, generator=None) -> dict:
+        """Latents after each of the chunk's first H actions (step-wise rollout); no frames: the
+        latent has no decoder."""
+        z = self._encode_observation(observation)
+        normed = self.action_norm(actions[:, : self.config.horizon])
+        latents = []
+        for k in range(normed.shape[1]):
+            z = self.step(z, normed[:, k])
+            latents.append(z)
+        return {"offsets": list(range(1, len(latents) + 1)), "latents": torch.stack(latents, 1), "frames": None}
 
     # -- acting -------------------------------------------------------------------------------
     def attach_proposer(self, proposer: WamModel | None) -> None:

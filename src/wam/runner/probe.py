@@ -1,0 +1,215 @@
+"""`wam probe`: the WAM properties measured against the simulator (docs/probes.md).
+
+The simulator is the oracle: it can be put back into an exact state and any action chunk
+replayed from there, so a model's predicted futures can be compared with the real ones under the
+same actions, and under other actions.
+
+Implemented so far: **interactability**. From one state, several different action chunks (the
+scripted expert's next chunk and uniformly random ones); do the model's predicted futures differ
+the way the real ones do? Models without forward dynamics get "not applicable".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from wam.data.io import write_json
+from wam.envs.seeds import episode_seeds
+from wam.errors import WamError, require, unknown_choice
+
+PROBE_SCHEMA = "wam.probe/1"
+PROPERTIES = ("interactability",)
+
+
+@dataclass
+class ProbeConfig:
+    """Measure a WAM property against the simulator."""
+
+    checkpoint: Path = Path("runs/mt10/joint-diffusion/model")
+    """model folder written by `wam train`"""
+    property: str = "interactability"
+    """which property: interactability"""
+    out: Path = Path("")
+    """output folder (default: <checkpoint>/../probe)"""
+    tasks: str = ""
+    """tasks (default: every task the model was trained on)"""
+    states: int = 5
+    """probe states per task (held-out initial conditions, advanced by the scripted expert)"""
+    candidates: int = 4
+    """action chunks per state: the expert's next chunk and candidates-1 uniformly random ones"""
+    max_warmup: int = 40
+    """the expert runs a random 0..max_warmup steps from reset before a state is probed"""
+    seed: int = 0
+    """seed of warm-up lengths, random chunks and the model's sampling noise"""
+
+    def __post_init__(self):
+        self.checkpoint = Path(self.checkpoint)
+        if str(self.out) in ("", "."):
+            self.out = self.checkpoint.parent / "probe"
+        self.out = Path(self.out)
+        if self.property not in PROPERTIES:
+            raise unknown_choice("property", self.property, PROPERTIES)
+        require(self.states >= 1, f"states must be >= 1, got {self.states}")
+        require(self.candidates >= 2, f"candidates must be >= 2 (the probe compares futures), got {self.candidates}")
+        require(self.max_warmup >= 0, f"max_warmup must be >= 0, got {self.max_warmup}")
+
+
+def _history_batch(history: deque, task_index: int, n: int) -> dict[str, torch.Tensor]:
+    images = np.stack([o["image"] for o in history])
+    states = np.stack([o["proprio"] for o in history])
+    return {
+        "image": torch.from_numpy(images)[None].repeat(n, *([1] * images.ndim)),
+        "state": torch.from_numpy(states)[None].repeat(n, *([1] * states.ndim)),
+        "task_index": torch.full((n,), task_index),
+    }
+
+
+def interactability_state(model, env, seed: int, task_index: int, warmup: int, candidates: int, rng, generator) -> dict:
+    """Errors between predicted and real futures for one state: matched (same chunk) and
+    mismatched (another chunk's real future), per offset, plus frame PSNR when the model decodes."""
+    from wam.envs.experts import ScriptedExpert
+
+    window = model.window
+    k = window.chunk
+    expert = ScriptedExpert(env.task)
+    obs, info = env.reset(seed=seed)
+    history = deque([obs] * window.n_obs_steps, maxlen=window.n_obs_steps)
+    for _ in range(warmup):
+        obs, _, _, _, info = env.step(expert(info["privileged_state"]))
+        history.append(obs)
+    snap = env.snapshot()
+    # candidate chunks: the expert's own next chunk, then uniform random ones
+    chunks = np.empty((candidates, k, 4), np.float32)
+    expert_info = info
+    for t in range(k):
+        chunks[0, t] = expert(expert_info["privileged_state"])
+        _, _, _, _, expert_info = env.step(chunks[0, t])
+    env.restore(snap)
+    chunks[1:] = rng.uniform(-1.0, 1.0, size=(candidates - 1, k, 4))
+
+    imagined = model.imagine(_history_batch(history, task_index, candidates), torch.from_numpy(chunks), generator)
+    offsets = imagined["offsets"]
+    real_obs = {o: [] for o in offsets}
+    for m in range(candidates):
+        env.restore(snap)
+        hist = deque(history, maxlen=window.n_obs_steps)
+        for t in range(1, max(offsets) + 1):
+            o, *_ = env.step(chunks[m, t - 1])
+            hist.append(o)
+            if t in real_obs:
+                real_obs[t].append(_history_batch(hist, task_index, 1))
+    env.restore(snap)
+    out = {}
+    for i, offset in enumerate(offsets):
+        real = {key: torch.cat([b[key] for b in real_obs[offset]]) for key in ("image", "state", "task_index")}
+        real_latent = model.encode_observation(real).flatten(1)  # (M, D)
+        pred_latent = imagined["latents"][:, i].flatten(1)  # (M, D)
+        dist = ((pred_latent[:, None] - real_latent[None]) ** 2).mean(-1)  # (pred m, real j)
+        matched = dist.diagonal()
+        mismatched = dist[~torch.eye(candidates, dtype=torch.bool)].view(candidates, candidates - 1).mean(1)
+        entry = {
+            "matched_latent_mse": matched.tolist(),
+            "mismatched_latent_mse": mismatched.tolist(),
+            "identified": (dist.argmin(1) == torch.arange(candidates)).tolist(),
+        }
+        if imagined["frames"] is not None:
+            from wam.eval.fidelity import frame_metrics
+
+            pred_frames = imagined["frames"][:, i]
+            real_frames = real["image"][:, -1].numpy()
+            entry["matched_psnr"] = frame_metrics(pred_frames, real_frames)["psnr"]
+            shuffled = np.roll(real_frames, 1, axis=0)  # each prediction against another chunk's real frame
+            entry["mismatched_psnr"] = frame_metrics(pred_frames, shuffled)["psnr"]
+        out[offset] = entry
+    return out
+
+
+def probe(cfg: ProbeConfig) -> dict:
+    from wam.envs.metaworld import MetaWorldEnv, instruction_for, resolve_tasks
+    from wam.train.checkpoint import load_model
+
+    model, meta = load_model(cfg.checkpoint)
+    result = {"schema": PROBE_SCHEMA, "model": meta["model"], "property": cfg.property, "checkpoint": str(cfg.checkpoint)}
+    if "forward_dynamics" not in model.capabilities:
+        result.update({"applicable": False, "reason": f"'{model.name}' has no forward dynamics: it cannot predict the future under given actions"})
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        write_json(cfg.out / f"{cfg.property}.json", result)
+        return result
+    data_info = (meta.get("train") or {}).get("data_info") or {}
+    tasks = resolve_tasks(cfg.tasks) if cfg.tasks else tuple(data_info.get("tasks") or ())
+    require(len(tasks) > 0, "the checkpoint records no Meta-World tasks; pass --tasks")
+    for task in tasks:
+        if instruction_for(task) not in model.spec.task_names:
+            raise WamError(f"model was not trained on task '{task}'")
+    rng = np.random.default_rng(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    seeds = episode_seeds("heldout", cfg.states)
+    per_offset: dict[int, dict[str, list]] = {}
+    camera = data_info.get("camera") or "corner2"
+    with tqdm(total=len(tasks) * len(seeds), desc=f"probe {cfg.property}", unit="state") as bar:
+        for task in tasks:
+            env = MetaWorldEnv(task, camera=camera, resolution=model.spec.image_shape[0])
+            try:
+                for seed in seeds:
+                    warmup = int(rng.integers(0, cfg.max_warmup + 1))
+                    state = interactability_state(
+                        model, env, seed, model.spec.task_names.index(instruction_for(task)), warmup, cfg.candidates, rng, generator
+                    )
+                    for offset, entry in state.items():
+                        acc = per_offset.setdefault(offset, {})
+                        for key, value in entry.items():
+                            acc.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+                    bar.update(1)
+            finally:
+                env.close()
+    summary = {}
+    for offset, acc in sorted(per_offset.items()):
+        matched, mismatched = np.mean(acc["matched_latent_mse"]), np.mean(acc["mismatched_latent_mse"])
+        row = {
+            "n": len(acc["matched_latent_mse"]),
+            "counterfactual_latent_mse": float(matched),
+            "mismatched_latent_mse": float(mismatched),
+            # > 0: the prediction is closer to the real future of its own chunk than to other chunks'
+            "action_sensitivity": float(mismatched - matched),
+            "identification_accuracy": float(np.mean(acc["identified"])),
+        }
+        if "matched_psnr" in acc:
+            row["psnr_db"] = float(np.mean(acc["matched_psnr"]))
+            row["delta_psnr_db"] = float(np.mean(acc["matched_psnr"]) - np.mean(acc["mismatched_psnr"]))
+        summary[str(offset)] = row
+    result.update(
+        {
+            "applicable": True,
+            "tasks": list(tasks),
+            "states_per_task": cfg.states,
+            "seeds": seeds,
+            "candidates": cfg.candidates,
+            "candidate_chunks": "the scripted expert's next chunk + uniform random chunks in [-1, 1]",
+            "chance_identification": 1.0 / cfg.candidates,
+            "per_offset": summary,
+        }
+    )
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    write_json(cfg.out / f"{cfg.property}.json", result)
+    return result
+
+
+def probe_main(cfg: ProbeConfig) -> None:
+    result = probe(cfg)
+    if not result["applicable"]:
+        print(f"{result['model']}: {cfg.property} not applicable ({result['reason']})")
+    else:
+        print(f"{result['model']}: {cfg.property} over {len(result['tasks'])} tasks x {result['states_per_task']} states x {result['candidates']} chunks")
+        for offset, row in result["per_offset"].items():
+            psnr = f", PSNR {row['psnr_db']:.2f} dB, dPSNR {row['delta_psnr_db']:+.2f} dB" if "psnr_db" in row else ""
+            print(
+                f"  +{offset:>2s} steps: latent MSE {row['counterfactual_latent_mse']:.4f} (own chunk) vs {row['mismatched_latent_mse']:.4f} "
+                f"(other chunks), identified {row['identification_accuracy']:.0%} (chance {result['chance_identification']:.0%}){psnr}"
+            )
+    print(f"wrote {cfg.out / (cfg.property + '.json')}")
