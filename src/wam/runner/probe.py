@@ -22,6 +22,7 @@ from tqdm import tqdm
 from wam.data.io import write_json
 from wam.envs.seeds import episode_seeds
 from wam.errors import WamError, require, unknown_choice
+from wam.runner.rollout import observation_batch
 
 PROBE_SCHEMA = "wam.probe/1"
 PROPERTIES = ("interactability",)
@@ -61,13 +62,8 @@ class ProbeConfig:
 
 
 def _history_batch(history: deque, task_index: int, n: int) -> dict[str, torch.Tensor]:
-    images = np.stack([o["image"] for o in history])
-    states = np.stack([o["proprio"] for o in history])
-    return {
-        "image": torch.from_numpy(images)[None].repeat(n, *([1] * images.ndim)),
-        "state": torch.from_numpy(states)[None].repeat(n, *([1] * states.ndim)),
-        "task_index": torch.full((n,), task_index),
-    }
+    """The runner's observation batch, repeated for n candidate chunks."""
+    return {k: v.repeat(n, *([1] * (v.dim() - 1))) for k, v in observation_batch(history, task_index).items()}
 
 
 def interactability_state(model, env, seed: int, task_index: int, warmup: int, candidates: int, rng, generator) -> dict:

@@ -18,7 +18,7 @@ import tyro
 
 from wam.data.io import write_json
 from wam.errors import require
-from wam.runner.evaluate import EvalConfig, evaluate
+from wam.runner.evaluate import EvalConfig, apply_options, evaluate, parse_options
 
 
 @dataclass
@@ -56,8 +56,6 @@ class SweepConfig:
         self.value_list = [v.strip() for v in self.values.split(",") if v.strip()]
         require(len(self.value_list) >= 1, "--values must name at least one value")
         require(bool(self.option), "--option must name a runtime option")
-        from wam.runner.evaluate import parse_options
-
         fixed = parse_options(tuple(self.fixed))
         require(self.option not in fixed, f"--fixed also sets the swept option '{self.option}'")
 
@@ -66,9 +64,7 @@ def sweep(cfg: SweepConfig) -> dict:
     from wam.train.checkpoint import load_model
 
     model, _ = load_model(cfg.checkpoint)
-    for item in cfg.fixed:
-        name, _, value = item.partition("=")
-        model.set_runtime_option(name.strip(), value.strip())
+    apply_options(model, parse_options(tuple(cfg.fixed)))
     for value in cfg.value_list:  # every value is checked before the first evaluation starts
         model.set_runtime_option(cfg.option, value)
     del model
