@@ -334,6 +334,11 @@ def _tiny_models(ae: str) -> dict[str, tuple]:
     sub = dict(autoencoder=ae, autoencoder_channels=(8, 16, 16), latent_channels=4, future_offsets=(2, 4), chunk=4)
     return {
         "flow-policy": dict(**obs, chunk=4, width=32, depth=1, noise_samples=2, sampling_steps=2),
+        "encoder-only": dict(**obs, chunk=4, width=32, depth=1, noise_samples=2, sampling_steps=2, future_offsets=(2, 4),
+                             future_size=16, future_dim=16),
+        "teacher-target": dict(**obs, chunk=4, width=32, depth=1, noise_samples=2, sampling_steps=2, future_offsets=(2, 4)),
+        "latent-action": dict(**obs, chunk=4, width=32, depth=1, noise_samples=2, sampling_steps=2, latent_offset=2,
+                              codebook_size=4, code_dim=8, lam_channels=(8, 16), future_size=16),
         "autoencoder": dict(channels=(8, 16, 16), latent_channels=4),
         "predict-then-act": dict(**obs, **sub, generator_channels=(16,), generator_steps=2, future_features=16,
                                  width=32, depth=1, noise_samples=2, sampling_steps=2),
@@ -363,7 +368,11 @@ def test_every_registered_model_is_covered_here(tiny_autoencoder):
     assert set(_tiny_models(str(tiny_autoencoder))) == set(MODELS)
 
 
-@pytest.mark.parametrize("name", ["flow-policy", "autoencoder", "predict-then-act", "joint-diffusion", "latent-rollout"])
+@pytest.mark.parametrize(
+    "name",
+    ["flow-policy", "autoencoder", "predict-then-act", "joint-diffusion", "latent-rollout", "encoder-only",
+     "teacher-target", "latent-action"],
+)
 def test_save_load_is_bit_exact_for_every_model(name, tiny_dataset, tiny_autoencoder, tmp_path):
     from wam.train.checkpoint import load_model, save_model
 

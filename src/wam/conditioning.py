@@ -64,6 +64,16 @@ def shift_images(images: torch.Tensor, pad: int) -> torch.Tensor:
     return shifted.view(b, h, w, t, c).permute(0, 3, 1, 2, 4)  # (B, T, H, W, 3)
 
 
+def shift_with_futures(batch: dict[str, torch.Tensor], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch's history and future frames, (B, To, H, W, 3) and (B, F, H, W, 3), randomly shifted
+    together (one shift per sample), so the motion between the present and its futures stays real."""
+    frames = torch.cat([batch["image"], batch["future_image"]], dim=1)
+    if pad > 0:
+        frames = shift_images(frames, pad)
+    to = batch["image"].shape[1]
+    return frames[:, :to], frames[:, to:]
+
+
 class ObservationEncoder(nn.Module):
     """(images (B, Ti, H, W, 3), normalised state (B, To, S), task (B,)) -> conditioning (B, cond_dim)."""
 

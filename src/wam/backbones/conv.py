@@ -1,4 +1,4 @@
-"""A small convolutional image encoder for 64-128 px observations."""
+"""Small convolutional image encoders (64-128 px observations) and a frame decoder."""
 
 from __future__ import annotations
 
@@ -111,3 +111,25 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | No
     batch = torch.arange(n)[:, None, None]
     out = x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
     return out
+
+
+class FrameDecoder(nn.Module):
+    """A code (N, D) -> a frame (N, 3, S, S) in [-1, 1] (roughly): linear to 4x4, then x2 upsampling."""
+
+    def __init__(self, code_dim: int, size: int, channels: tuple[int, ...] = (64, 64, 32, 16)):
+        super().__init__()
+        require(size >= 8 and size & (size - 1) == 0, f"future_size must be a power of two >= 8, got {size}")
+        stages = size.bit_length() - 3  # 4 -> size
+        widths = list(channels[: stages + 1]) + [channels[-1]] * max(0, stages + 1 - len(channels))
+        self.widths = widths
+        self.inp = nn.Linear(code_dim, widths[0] * 16)
+        layers = []
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1),
+                       nn.GroupNorm(8 if c_out % 8 == 0 else 1, c_out), nn.SiLU()]
+        self.up = nn.Sequential(*layers)
+        self.out = nn.Conv2d(widths[-1], 3, 3, padding=1)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        x = self.inp(code).view(code.shape[0], self.widths[0], 4, 4)
+        return self.out(self.up(x))

@@ -131,6 +131,10 @@ class WamModel(nn.Module):
         autoencoder substrate named in the config). Loading a saved model never calls it: the
         frozen parts are inside the model's own checkpoint."""
 
+    def after_optimizer_step(self, step: int) -> None:
+        """Called by the trainer after every optimiser step (`step` counts from 1): for updates that
+        are not gradient steps, e.g. an EMA teacher following its student."""
+
     def set_instruction_embeddings(self, table: torch.Tensor) -> None:
         """(num_tasks, 384) sentence embeddings of `spec.task_names`; kept by the model's shared
         observation encoder (`self.encoder`, see wam.conditioning) when it has one."""

@@ -33,7 +33,7 @@ from torch import nn
 from wam.anatomy import Anatomy, Backbone, Coupling, FutureUse, Regime, Substrate
 from wam.backbones.dit import DiT, patchify, unpatchify
 from wam.backbones.mlp import timestep_embedding
-from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
+from wam.conditioning import ObservationConfig, ObservationEncoder, shift_with_futures
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
 from wam.errors import WamError, require
@@ -230,11 +230,7 @@ class JointDiffusion(WamModel):
     # -- verbs -----------------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
-        frames = torch.cat([batch["image"], batch["future_image"]], dim=1)
-        if cfg.shift_pad > 0:
-            frames = shift_images(frames, cfg.shift_pad)
-        to = batch["image"].shape[1]
-        images, futures = frames[:, :to], frames[:, to:]
+        images, futures = shift_with_futures(batch, cfg.shift_pad)  # (B, To, ...), (B, F, H, W, 3)
         context = self._context(images, batch["state"], batch["task_index"])
         b, n_future = futures.shape[:2]
         labelled = batch["labelled"].float()

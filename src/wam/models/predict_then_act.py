@@ -32,7 +32,7 @@ from wam.backbones.conv import ConvEncoder
 from wam.backbones.dit import DiT, patchify, unpatchify
 from wam.backbones.mlp import timestep_embedding
 from wam.backbones.unet import UNet
-from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
+from wam.conditioning import ObservationConfig, ObservationEncoder, shift_with_futures
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
 from wam.errors import require
@@ -243,11 +243,7 @@ class PredictThenAct(WamModel):
     # -- verbs ---------------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
-        frames = torch.cat([batch["image"], batch["future_image"]], dim=1)  # (B, To+F, H, W, 3)
-        if cfg.shift_pad > 0:  # one shift for the history and its futures, so motion stays real
-            frames = shift_images(frames, cfg.shift_pad)
-        to = batch["image"].shape[1]
-        images, futures = frames[:, :to], frames[:, to:]
+        images, futures = shift_with_futures(batch, cfg.shift_pad)  # (B, To, ...), (B, F, H, W, 3)
         cond = self._condition(images, batch["state"], batch["task_index"])
         b, n_future = futures.shape[:2]
         with torch.no_grad():

@@ -373,6 +373,7 @@ class Trainer:
         )
         self.optimizer.step()
         self.step += 1
+        self.model.after_optimizer_step(self.step)
         self._update_ema()
         return {"loss": float(loss.detach()), "lr": self.cfg.lr * factor, "grad_norm": float(grad_norm), **info}
 

@@ -1,0 +1,248 @@
+"""The feature-substrate WAMs: encoder-only (Fast-WAM lineage)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wam.data.cache import TrainingCache
+from wam.errors import WamError
+
+OBS = dict(encoder_channels=(8, 16), image_features=32, cond_dim=32, task_embedding_dim=8)
+HEAD = dict(chunk=4, width=32, depth=1, noise_samples=2, sampling_steps=2)
+
+
+def _model(name: str, dataset, **kw):
+    from wam.models import model_class
+
+    cache = TrainingCache(dataset)
+    cls = model_class(name)
+    model = cls(cls.config_class(**OBS, **HEAD, **kw), cache.spec())
+    model.set_normalization(cache.stats())
+    return model, cache
+
+
+def _batch(cache, model, n=8):
+    return cache.batch(torch.arange(n).numpy() * 3, model.window)
+
+
+def _obs(batch):
+    return {k: batch[k] for k in ("image", "state", "task_index")}
+
+
+ENC = dict(future_offsets=(2, 4), future_size=16, future_dim=16)
+
+
+def test_encoder_only_with_the_future_masked_is_exactly_the_baseline(tiny_dataset):
+    """Imagination off, `act` runs the baseline's computation: the same encoder and head weights in
+    a flow-policy give bit-identical actions, and the future branch never runs."""
+    from wam.models import model_class
+
+    torch.manual_seed(0)
+    model, cache = _model("encoder-only", tiny_dataset, **ENC)
+    policy_cls = model_class("flow-policy")
+    policy = policy_cls(policy_cls.config_class(**OBS, **HEAD), cache.spec())
+    missing, unexpected = policy.load_state_dict(model.state_dict(), strict=False)
+    assert not missing and all(k.startswith(("future_head.", "decoder.", "imagination.")) for k in unexpected)
+    calls = []
+    model.future_head.register_forward_hook(lambda *a: calls.append(1))
+    obs = _obs(_batch(cache, model, 2))
+    g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    a = model.eval().act(obs, generator=g())
+    torch.testing.assert_close(a, policy.eval().act(obs, generator=g()), atol=0, rtol=0)
+    assert calls == [] and model.last_prediction() is None
+    assert model.num_parameters() > policy.num_parameters()  # the future branch exists, unused at test
+
+
+def test_test_time_imagination_is_one_runtime_flag(tiny_dataset):
+    torch.manual_seed(0)
+    model, cache = _model("encoder-only", tiny_dataset, **ENC)
+    with torch.no_grad():  # as if trained: open the zero-initialised gates (FiLM blocks, imagination)
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    obs = _obs(_batch(cache, model, 2))
+    g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    off = model.eval().act(obs, generator=g())
+    model.set_runtime_option("imagine", "true")
+    assert model.runtime_values() == {"imagine": "true"}
+    on = model.act(obs, generator=g())
+    assert not torch.allclose(off, on)
+    pred = model.last_prediction()
+    assert pred["offsets"] == [2, 4] and pred["frames"].shape == (2, 2, *cache.spec().image_shape)
+    with pytest.raises(WamError, match="imagine must be true or false, got 'maybe'"):
+        model.set_runtime_option("imagine", "maybe")
+    with pytest.raises(WamError, match="no runtime option 'future_steps'"):
+        model.set_runtime_option("future_steps", "3")
+
+
+def test_encoder_only_unlabelled_episodes_train_the_trunk_through_the_future_alone(tiny_dataset):
+    torch.manual_seed(0)
+    model, cache = _model("encoder-only", tiny_dataset, **ENC)
+    batch = _batch(cache, model)
+    batch["labelled"][:] = False
+    batch["action"].normal_()
+    loss, info = model.loss(batch)
+    loss.backward()
+    assert info["action_loss"] == 0.0 and info["future_loss"] > 0
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in model.head.velocity.out.parameters())
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in model.encoder.parameters())
+
+
+def test_encoder_only_overfits_a_tiny_batch_in_both_objectives(tiny_dataset):
+    torch.manual_seed(0)
+    model, cache = _model("encoder-only", tiny_dataset, **ENC, shift_pad=0)
+    batch = _batch(cache, model)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(150):
+        torch.manual_seed(1)
+        loss, info = model.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first or info
+    assert info["future_loss"] < 0.3 * first["future_loss"] and info["action_loss"] < 0.3 * first["action_loss"], (first, info)
+
+
+def test_encoder_only_bad_settings_are_one_line_errors(tiny_dataset):
+    for kw, message in [
+        (dict(future_size=24), "future_size must be a power of two"),
+        (dict(imagination_dropout=1.5), "imagination_dropout must be in"),
+        (dict(future_offsets=()), "future_offsets must name"),
+    ]:
+        with pytest.raises(WamError, match=message):
+            _model("encoder-only", tiny_dataset, **kw)
+
+
+# -- teacher-target (FLARE lineage) ---------------------------------------------------------------
+def test_the_ema_teacher_follows_its_student_and_never_trains(tiny_dataset):
+    torch.manual_seed(0)
+    model, cache = _model("teacher-target", tiny_dataset, future_offsets=(2, 4), teacher_momentum=0.9)
+    teacher = [p.detach().clone() for p in model.teacher.parameters()]
+    assert all(torch.equal(t, s) for t, s in zip(teacher, model.encoder.images.parameters()))  # starts as a copy
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    loss, info = model.loss(_batch(cache, model))
+    loss.backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    opt.step()
+    model.after_optimizer_step(1)
+    for before, now, student in zip(teacher, model.teacher.parameters(), model.encoder.images.parameters()):
+        torch.testing.assert_close(now, 0.9 * before + 0.1 * student.detach())
+    assert info["alignment_loss"] > 0
+
+
+def test_teacher_target_unlabelled_episodes_train_by_alignment_alone(tiny_dataset):
+    torch.manual_seed(0)
+    model, cache = _model("teacher-target", tiny_dataset, future_offsets=(2, 4))
+    batch = _batch(cache, model)
+    batch["labelled"][:] = False
+    batch["action"].normal_()
+    loss, info = model.loss(batch)
+    loss.backward()
+    assert info["action_loss"] == 0.0 and info["alignment_loss"] > 0
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in model.head.velocity.out.parameters())
+    assert float(model.predictor[-1].weight.grad.abs().sum()) > 0
+
+
+def test_teacher_target_aligns_its_prediction_on_a_tiny_batch(tiny_dataset):
+    torch.manual_seed(0)
+    model, cache = _model("teacher-target", tiny_dataset, future_offsets=(2, 4), shift_pad=0, teacher_momentum=0.0)
+    batch = _batch(cache, model)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for step in range(100):
+        torch.manual_seed(1)
+        loss, info = model.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.after_optimizer_step(step + 1)  # momentum 0: the teacher is the current student
+        first = first or info
+    assert info["alignment_loss"] < 0.3 * first["alignment_loss"], (first, info)
+    obs = _obs(batch)
+    err = model.alignment_error(obs, batch["future_image"])
+    assert err.shape == (8, 2) and float(err.mean()) < first["alignment_loss"]
+
+
+def test_an_unknown_teacher_is_a_one_line_error(tiny_dataset):
+    with pytest.raises(WamError, match="unknown teacher 'dino'; valid: autoencoder, ema"):
+        _model("teacher-target", tiny_dataset, teacher="dino")
+
+
+def test_the_autoencoder_teacher_is_frozen_and_must_exist(tiny_dataset, tmp_path):
+    from conftest import train_config
+    from wam.train.trainer import train
+
+    ae = train(train_config(tiny_dataset, tmp_path / "ae", steps=3, model="autoencoder",
+                            model_overrides=("channels=8,16,16", "latent_channels=4")))
+    model, cache = _model("teacher-target", tiny_dataset, future_offsets=(2, 4), teacher="autoencoder",
+                          autoencoder=str(ae), autoencoder_channels=(8, 16, 16), latent_channels=4)
+    model.prepare_training()
+    frozen = [p.detach().clone() for p in model.teacher.parameters()]
+    loss, _ = model.loss(_batch(cache, model))
+    loss.backward()
+    model.after_optimizer_step(1)
+    assert all(torch.equal(a, b) for a, b in zip(frozen, model.teacher.parameters()))
+    assert model.teacher.dim == 4 * 8 * 8  # the flattened latent map of 64 px frames
+    missing, _ = _model("teacher-target", tiny_dataset, teacher="autoencoder", autoencoder=str(tmp_path / "none"))
+    with pytest.raises(WamError, match="autoencoder checkpoint not found"):
+        missing.prepare_training()
+
+
+# -- latent actions (LAPA / Genie lineage) -------------------------------------------------------
+LAT = dict(latent_offset=2, codebook_size=4, code_dim=8, lam_channels=(8, 16), future_size=16)
+
+
+def test_latent_actions_are_learned_from_video_alone(tiny_dataset):
+    """The LAM and the latent policy never read action labels: their losses are identical whatever
+    the labels hold, and an action-free batch trains them but not the action decoder."""
+    torch.manual_seed(0)
+    model, cache = _model("latent-action", tiny_dataset, **LAT)
+    batch = _batch(cache, model)
+    torch.manual_seed(1)
+    _, with_labels = model.loss(batch)
+    batch["labelled"][:] = False
+    batch["action"].normal_()
+    torch.manual_seed(1)
+    loss, without = model.loss(batch)
+    for key in ("reconstruction_loss", "latent_policy_loss", "codes_used"):
+        assert with_labels[key] == without[key]
+    loss.backward()
+    assert without["action_loss"] == 0.0
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in model.head.velocity.out.parameters())
+    assert float(model.lam_encoder.proj[1].weight.grad.abs().sum()) > 0  # straight-through to the LAM encoder
+    assert float(model.quantizer.codebook.weight.grad.abs().sum()) > 0
+
+
+def test_the_quantizer_picks_the_nearest_code_and_passes_gradients_straight_through():
+    from wam.models.latent_action import VectorQuantizer
+
+    vq = VectorQuantizer(3, 2)
+    with torch.no_grad():
+        vq.codebook.weight.copy_(torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
+    z = torch.tensor([[0.9, 0.1], [0.1, 0.8], [0.1, -0.1]], requires_grad=True)
+    q, codes, codebook_loss, commitment = vq(z)
+    assert codes.tolist() == [1, 2, 0]
+    torch.testing.assert_close(q.detach(), vq.codebook.weight[codes].detach())
+    q.sum().backward()
+    torch.testing.assert_close(z.grad, torch.ones_like(z))
+    assert float(codebook_loss.detach()) > 0 and float(commitment.detach()) > 0
+
+
+def test_latent_action_model_overfits_a_tiny_batch(tiny_dataset):
+    torch.manual_seed(0)
+    model, cache = _model("latent-action", tiny_dataset, **LAT, shift_pad=0)
+    batch = _batch(cache, model)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(150):
+        torch.manual_seed(1)
+        loss, info = model.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first or info
+    assert info["reconstruction_loss"] < 0.5 * first["reconstruction_loss"], (first, info)
+    assert info["action_loss"] < 0.5 * first["action_loss"], (first, info)
+    assert info["latent_policy_accuracy"] >= 0.9, info
+    assert model.act(_obs(batch)).shape == (8, 4, 4)
