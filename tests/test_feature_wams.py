@@ -246,3 +246,38 @@ def test_latent_action_model_overfits_a_tiny_batch(tiny_dataset):
     assert info["action_loss"] < 0.5 * first["action_loss"], (first, info)
     assert info["latent_policy_accuracy"] >= 0.9, info
     assert model.act(_obs(batch)).shape == (8, 4, 4)
+
+
+# -- the label-efficiency curve ---------------------------------------------------------------------
+def test_label_masks_are_nested_across_budgets(tiny_dataset):
+    from wam.data.cache import label_mask
+
+    cache = TrainingCache(tiny_dataset)
+    full, half, one = (label_mask(cache, fraction=f, per_task=n, seed=0) for f, n in ((1.0, None), (0.5, None), (1.0, 1)))
+    assert full.all() and (one <= half).all() and one.any() and not half.all()
+
+
+def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
+    import json
+
+    from conftest import TINY
+    from wam.runner.label_efficiency import LabelEfficiencyConfig, label_efficiency
+
+    tiny = [f"{m}:{k}={v}" for m in ("flow-policy", "encoder-only") for k, v in TINY.items()]
+    tiny += ["encoder-only:future_offsets=2,4", "encoder-only:future_size=16", "encoder-only:future_dim=16"]
+    cfg = LabelEfficiencyConfig(dataset=tiny_dataset, models="flow-policy,encoder-only", labels="1.0,1/task", minutes=0,
+                                steps=3, threads=1, episodes=1, tasks="reach-v3", workers=1, max_steps=10, action_steps=2,
+                                runs=tmp_path / "runs", out=tmp_path / "out", model_overrides=tuple(tiny))
+    summary = label_efficiency(cfg)
+    points = {(p["model"], p["setting"]): p for p in summary["points"]}
+    assert set(points) == {(m, s) for m in ("flow-policy", "encoder-only") for s in ("1", "1-per-task")}
+    assert points["flow-policy", "1"]["labelled_episodes"] == 6  # 3 per task, 2 tasks
+    assert points["encoder-only", "1-per-task"]["labelled_episodes"] == 2
+    assert points["encoder-only", "1"]["kind"] == "WAM" and points["flow-policy", "1"]["kind"] == "policy"
+    assert (tmp_path / "out" / "label-efficiency.png").stat().st_size > 0
+    saved = json.loads((tmp_path / "out" / "label-efficiency.json").read_text())
+    assert saved["points"] == summary["points"] and saved["command"].startswith("wam label-efficiency")
+    # a rerun trains and evaluates nothing again
+    stamp = (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns
+    assert label_efficiency(cfg)["points"] == summary["points"]
+    assert (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns == stamp

@@ -32,6 +32,7 @@ def _commands() -> dict:
     from wam.registry_table import ModelsConfig, models_main
     from wam.report.html import ReportConfig, report_main
     from wam.runner.evaluate import EvalConfig, evaluate_main
+    from wam.runner.label_efficiency import LabelEfficiencyConfig, label_efficiency_main
     from wam.runner.probe import ProbeConfig, probe_main
     from wam.runner.sweep import SweepConfig, sweep_main
     from wam.train.trainer import TrainConfig
@@ -42,6 +43,9 @@ def _commands() -> dict:
         "train": (TrainConfig, _train, "train a registered model on a LeRobot v3 dataset"),
         "eval": (EvalConfig, evaluate_main, "closed-loop evaluation on held-out initial conditions"),
         "sweep": (SweepConfig, sweep_main, "evaluate one checkpoint across a runtime option (the fidelity-latency dial)"),
+        "label-efficiency": (
+            LabelEfficiencyConfig, label_efficiency_main, "success vs action-labelled episodes: train and evaluate each model per label budget"
+        ),
         "probe": (ProbeConfig, probe_main, "measure a WAM property against the simulator (interactability)"),
         "report": (ReportConfig, report_main, "static HTML report from eval results"),
         "bench": (BenchConfig, bench_main, "throughput and latency benchmarks"),
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print("usage: wam {" + ",".join(commands) + "} [--help]\n")
         for name, (_, _, doc) in commands.items():
-            print(f"  {name:8s} {doc}")
+            print(f"  {name:16s} {doc}")
         return 0
     name = argv[0]
     config_class, fn, doc = commands[name]

@@ -76,3 +76,27 @@ def sweep_curve(summary: dict, path: Path) -> Path:
     ax.set_title(f"{summary['model']}: success vs latency ({summary['option']})", fontsize=9)
     _save(fig, path)
     return path
+
+
+def label_efficiency_curve(summary: dict, path: Path) -> Path:
+    """Success (Wilson 95%) against action-labelled episodes, one line per model (log x)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    models = list(dict.fromkeys(p["model"] for p in summary["points"]))
+    for i, model in enumerate(models):
+        pts = sorted((p for p in summary["points"] if p["model"] == model), key=lambda p: p["labelled_episodes"])
+        x = np.array([p["labelled_episodes"] for p in pts], dtype=float) * (1 + 0.03 * (i - (len(models) - 1) / 2))
+        s = np.array([p["mean_success"] for p in pts])
+        lo = s - np.array([p["pooled_ci95"][0] for p in pts])
+        hi = np.array([p["pooled_ci95"][1] for p in pts]) - s
+        kind = pts[0].get("kind", "")
+        ax.errorbar(x, 100 * s, yerr=100 * np.stack([lo, hi]), fmt="o-" if kind == "WAM" else "s--", capsize=3,
+                    label=f"{model} ({kind})" if kind else model)
+    ax.set_xscale("log")
+    ax.set_xlabel("action-labelled episodes (the rest: action-free video)")
+    ax.set_ylabel("mean success (%)")
+    ax.set_ylim(0, 105)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title("label efficiency (95% Wilson intervals)", fontsize=9)
+    _save(fig, path)
+    return path

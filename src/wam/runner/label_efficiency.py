@@ -1,0 +1,181 @@
+"""`wam label-efficiency`: success vs the number of action-labelled episodes, per model.
+
+Action labels are a first-class cost (survey §4). For each model and each label setting this trains
+on the same dataset with the same budget, withholding the labels of all but the chosen episodes
+of each task (the rest stay in as action-free video: a policy cannot use them, a WAM that learns
+from video can), then runs the same closed-loop evaluation. Settings are fractions of each task's
+episodes ("0.25") or a fixed count per task ("2/task"); which episodes keep their labels is
+deterministic per `--label-seed` and nested (the 10% are inside the 25%, see `label_mask`).
+
+    <runs>/<model>/<setting>/        a `wam train` run folder (resumable) and its eval/ (resumable)
+    <out>/label-efficiency.json      one point per (model, setting): labelled episodes, success (Wilson 95%)
+    <out>/label-efficiency.png       success vs labelled episodes per task, one line per model
+
+Killed and rerun with the same command, it resumes the unfinished run and skips finished ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from wam.data.io import write_json
+from wam.errors import WamError, require
+from wam.models.base import model_class
+
+DEFAULT_MODELS = "flow-policy,encoder-only,teacher-target,latent-action"
+
+
+def parse_setting(text: str) -> tuple[str, float, int]:
+    """'0.25' -> ('0.25', 0.25, 0); '2/task' -> ('2-per-task', 1.0, 2). One-line errors otherwise."""
+    text = text.strip()
+    if text.endswith("/task"):
+        try:
+            n = int(text[: -len("/task")])
+        except ValueError:
+            raise WamError(f"label setting '{text}' is not N/task with an integer N") from None
+        require(n >= 1, f"labelled episodes per task must be >= 1, got {n}")
+        return f"{n}-per-task", 1.0, n
+    try:
+        fraction = float(text)
+    except ValueError:
+        raise WamError(f"label setting '{text}' is neither a fraction in (0, 1] nor N/task") from None
+    require(0 < fraction <= 1, f"label fraction must be in (0, 1], got {fraction}")
+    return f"{fraction:g}", fraction, 0
+
+
+@dataclass
+class LabelEfficiencyConfig:
+    """Train and evaluate models at several label budgets; write the label-efficiency curve."""
+
+    dataset: Path = Path("data/mt10")
+    """LeRobot v3 dataset; labels are withheld from all but the chosen episodes"""
+    models: str = DEFAULT_MODELS
+    """comma-separated registered models"""
+    labels: str = "1.0,0.25,0.1,2/task"
+    """label settings: fractions of each task's episodes, or N/task"""
+    minutes: float = 60.0
+    """training budget per run, wall-clock minutes (0: use --steps)"""
+    steps: int = 0
+    """training budget per run in steps (0: use --minutes)"""
+    threads: int = 0
+    """torch threads per training run (0: all cores)"""
+    label_seed: int = 0
+    """which episodes keep their labels"""
+    seed: int = 0
+    """training seed"""
+    episodes: int = 50
+    """held-out episodes per task in each evaluation"""
+    tasks: str = ""
+    """evaluation tasks (default: the dataset's)"""
+    workers: int = 2
+    """parallel rollout processes per evaluation"""
+    action_steps: int = 8
+    """steps executed from each chunk before re-planning"""
+    max_steps: int = 500
+    """episode step limit in evaluation (Meta-World's own limit)"""
+    runs: Path = Path("runs/label-efficiency")
+    """where the training runs and their evaluations go"""
+    out: Path = Path("results/mt10")
+    """where label-efficiency.json and .png go"""
+    model_overrides: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """model config overrides as model:key=value, repeatable (e.g. --model-overrides encoder-only:future_weight=0.5)"""
+
+    def __post_init__(self):
+        self.model_list = [m.strip() for m in self.models.split(",") if m.strip()]
+        require(len(self.model_list) >= 1, "--models must name at least one model")
+        for name in self.model_list:
+            model_class(name)  # unknown names fail here, listing the valid ones
+            require(model_class(name).role == "agent", f"'{name}' is a {model_class(name).role}, not an agent that acts")
+        self.settings = [parse_setting(s) for s in self.labels.split(",") if s.strip()]
+        require(len(self.settings) >= 1, "--labels must name at least one setting")
+        require(self.minutes > 0 or self.steps > 0, "set a budget: --minutes M or --steps N")
+        self.overrides: dict[str, list[str]] = {}
+        for item in self.model_overrides:
+            name, sep, pair = item.partition(":")
+            require(bool(sep) and "=" in pair, f"model override '{item}' is not model:key=value")
+            require(name in self.model_list, f"model override '{item}' names '{name}', which is not in --models")
+            self.overrides.setdefault(name, []).append(pair)
+
+
+def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
+    from wam.runner.evaluate import EvalConfig, evaluate
+    from wam.train.trainer import TrainConfig, train
+
+    points = []
+    protocol = None
+    for model in cfg.model_list:
+        for name, fraction, per_task in cfg.settings:
+            run = cfg.runs / model / name
+            checkpoint = train(
+                TrainConfig(
+                    dataset=cfg.dataset, out=run, model=model, minutes=cfg.minutes, steps=cfg.steps,
+                    threads=cfg.threads, seed=cfg.seed, label_seed=cfg.label_seed, label_fraction=fraction,
+                    labelled_per_task=per_task, model_overrides=tuple(cfg.overrides.get(model, ())),
+                )
+            )
+            result = evaluate(EvalConfig(checkpoint=checkpoint, out=run / "eval", tasks=cfg.tasks, episodes=cfg.episodes,
+                                         workers=cfg.workers, videos=0, max_steps=cfg.max_steps,
+                                         action_steps=cfg.action_steps))
+            run_protocol = {k: v for k, v in result["protocol"].items() if k in ("env", "tasks", "episodes_per_task", "seeds", "max_steps", "executed_steps", "camera", "resolution")}
+            if protocol is None:
+                protocol = run_protocol
+            elif run_protocol != protocol:  # every point must answer the same question
+                diff = sorted(k for k in protocol if protocol[k] != run_protocol.get(k))
+                raise WamError(f"{run / 'eval'} was evaluated under another protocol ({', '.join(diff)} differ)")
+            p = result["protocol"]
+            points.append({
+                "model": model,
+                "kind": result["anatomy"]["kind"],
+                "setting": name,
+                "label_fraction": fraction if not per_task else None,
+                "labelled_per_task": per_task or None,
+                "labelled_episodes": p["labelled_episodes"],
+                "mean_success": result["mean_success"],
+                "pooled_ci95": result["pooled_ci95"],
+                "episodes": len(result["episodes"]),
+                "latency_ms": result["latency_ms"],
+                "params": result["params"],
+                "training_steps": p["training_steps"],
+                "training_seconds": p["training_seconds"],
+            })
+    summary = {
+        "schema": "wam.label-efficiency/1",
+        "dataset": str(cfg.dataset),
+        "budget": {"minutes": cfg.minutes, "steps": cfg.steps, "threads": cfg.threads},
+        "label_seed": cfg.label_seed,
+        "protocol": protocol,
+        "command": command_line(cfg),
+        "points": points,
+    }
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    write_json(cfg.out / "label-efficiency.json", summary)
+    from wam.report.plots import label_efficiency_curve
+
+    label_efficiency_curve(summary, cfg.out / "label-efficiency.png")
+    return summary
+
+
+def command_line(cfg: LabelEfficiencyConfig) -> str:
+    """The command that regenerates this result (recorded in the JSON)."""
+    parts = ["wam label-efficiency"]
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name == "model_overrides":
+            parts += [f"--model-overrides {v}" for v in value]
+        elif value != f.default:
+            parts.append(f"--{f.name.replace('_', '-')} {value}")
+    return " ".join(parts)
+
+
+def label_efficiency_main(cfg: LabelEfficiencyConfig) -> None:
+    summary = label_efficiency(cfg)
+    for p in summary["points"]:
+        lo, hi = p["pooled_ci95"]
+        print(f"  {p['model']:16s} {p['setting']:>12s}  {p['labelled_episodes']:4d} labelled episodes  "
+              f"success {p['mean_success']:6.1%} [{lo:.1%}, {hi:.1%}]")
+    print(f"wrote {cfg.out / 'label-efficiency.json'} and {cfg.out / 'label-efficiency.png'}")
