@@ -281,3 +281,38 @@ def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
     stamp = (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns
     assert label_efficiency(cfg)["points"] == summary["points"]
     assert (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+# -- the causality probe -------------------------------------------------------------------------------
+def test_causality_probe_passes_a_causal_policy_and_catches_a_leaky_one(tiny_checkpoint, tmp_path):
+    """A model that only reads its history is causal (the action does not move at all when futures
+    are handed in); a deliberately leaky one that peeks at the next frame fails."""
+    import numpy as np
+
+    from wam.envs.metaworld import MetaWorldEnv, instruction_for
+    from wam.runner.probe import ProbeConfig, causality_state, probe
+    from wam.train.checkpoint import load_model
+
+    result = probe(ProbeConfig(checkpoint=tiny_checkpoint, property="causality", out=tmp_path / "p", tasks="reach-v3",
+                               states=2, candidates=2, max_warmup=3))
+    assert result["applicable"] and result["causal"] and result["max_abs_action_change"] == 0.0
+    assert result["calls"] == 4 and (tmp_path / "p" / "causality.json").exists()
+
+    model, _ = load_model(tiny_checkpoint)
+    honest_act = type(model).act
+
+    def leaky_act(self, observation, generator=None):
+        action = honest_act(self, observation, generator)
+        if "future_image" in observation:  # reads the frame after t
+            action = action + observation["future_image"][:, :1].float().mean() / 255.0
+        return action
+
+    model.act = leaky_act.__get__(model)
+    env = MetaWorldEnv("reach-v3")
+    try:
+        task_index = model.spec.task_names.index(instruction_for("reach-v3"))
+        state = causality_state(model, env, seed=1_000_000, task_index=task_index, warmup=2, candidates=2,
+                                rng=np.random.default_rng(0), generator_seed=0)
+    finally:
+        env.close()
+    assert all(state["changed"]) and min(state["max_abs_action_change"]) > 0

@@ -4,9 +4,14 @@ The simulator is the oracle: it can be put back into an exact state and any acti
 replayed from there, so a model's predicted futures can be compared with the real ones under the
 same actions, and under other actions.
 
-Implemented so far: **interactability**. From one state, several different action chunks (the
-scripted expert's next chunk and uniformly random ones); do the model's predicted futures differ
-the way the real ones do? Models without forward dynamics get "not applicable".
+Implemented so far:
+- **interactability**: from one state, several different action chunks (the scripted expert's
+  next chunk and uniformly random ones); do the model's predicted futures differ the way the real
+  ones do? Models without forward dynamics get "not applicable".
+- **causality**: the action chosen at t must not change when information from after t changes.
+  From one state, the model acts on its history alone and on the history handed together with the
+  real future of the next chunk, or with the future of another (random) chunk, in the keys a
+  training batch uses for futures; the same sampling noise each time. Any change is a leak.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from wam.errors import WamError, require, unknown_choice
 from wam.runner.rollout import observation_batch
 
 PROBE_SCHEMA = "wam.probe/1"
-PROPERTIES = ("interactability",)
+PROPERTIES = ("interactability", "causality")
 
 
 @dataclass
@@ -35,7 +40,7 @@ class ProbeConfig:
     checkpoint: Path = Path("runs/mt10/joint-diffusion/model")
     """model folder written by `wam train`"""
     property: str = "interactability"
-    """which property: interactability"""
+    """which property: interactability or causality"""
     out: Path = Path("")
     """output folder (default: <checkpoint>/../probe)"""
     tasks: str = ""
@@ -43,7 +48,7 @@ class ProbeConfig:
     states: int = 5
     """probe states per task (held-out initial conditions, advanced by the scripted expert)"""
     candidates: int = 4
-    """action chunks per state: the expert's next chunk and candidates-1 uniformly random ones"""
+    """action chunks per state: the expert's next chunk and candidates-1 uniformly random ones (causality: futures)"""
     max_warmup: int = 40
     """the expert runs a random 0..max_warmup steps from reset before a state is probed"""
     seed: int = 0
@@ -126,17 +131,72 @@ def interactability_state(model, env, seed: int, task_index: int, warmup: int, c
     return out
 
 
+def _replay(env, snap, history: deque, chunk: np.ndarray, task_index: int) -> dict[str, torch.Tensor]:
+    """The real future of `chunk` from the snapshot: frames and proprio at t+1..t+K, batch of one,
+    in the keys a training batch uses ("future_image" (1, K, H, W, 3), "future_state" (1, K, S))."""
+    env.restore(snap)
+    hist = deque(history, maxlen=len(history))
+    frames, states = [], []
+    for action in chunk:
+        o, *_ = env.step(action)
+        hist.append(o)
+        batch = observation_batch(hist, task_index)
+        frames.append(batch["image"][:, -1])
+        states.append(batch["state"][:, -1])
+    env.restore(snap)
+    return {"future_image": torch.stack(frames, 1), "future_state": torch.stack(states, 1)}
+
+
+def causality_state(model, env, seed: int, task_index: int, warmup: int, candidates: int, rng, generator_seed: int) -> dict:
+    """How much the action at t moves when the model is also handed futures after t: the real one
+    (the expert's next chunk) and candidates-1 others (random chunks), against acting on the
+    history alone. Same sampling noise for every call; a causal model moves by exactly 0."""
+    from wam.envs.experts import ScriptedExpert
+
+    window = model.window
+    k = window.chunk
+    expert = ScriptedExpert(env.task)
+    obs, info = env.reset(seed=seed)
+    history = deque([obs] * window.n_obs_steps, maxlen=window.n_obs_steps)
+    for _ in range(warmup):
+        obs, _, _, _, info = env.step(expert(info["privileged_state"]))
+        history.append(obs)
+    snap = env.snapshot()
+    chunks = np.empty((candidates, k, 4), np.float32)
+    expert_info = info
+    for t in range(k):
+        chunks[0, t] = expert(expert_info["privileged_state"])
+        _, _, _, _, expert_info = env.step(chunks[0, t])
+    env.restore(snap)
+    chunks[1:] = rng.uniform(-1.0, 1.0, size=(candidates - 1, k, 4))
+    past = observation_batch(history, task_index)
+
+    def act(observation):
+        model.reset()
+        return model.act(observation, generator=torch.Generator().manual_seed(generator_seed))
+
+    alone = act(past)
+    changes = [float((act({**past, **_replay(env, snap, history, c, task_index)}) - alone).abs().max()) for c in chunks]
+    return {"max_abs_action_change": changes, "changed": [c > 0.0 for c in changes]}
+
+
+def _not_applicable(cfg: ProbeConfig, result: dict, reason: str) -> dict:
+    result.update({"applicable": False, "reason": reason})
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    write_json(cfg.out / f"{cfg.property}.json", result)
+    return result
+
+
 def probe(cfg: ProbeConfig) -> dict:
     from wam.envs.metaworld import MetaWorldEnv, instruction_for, resolve_tasks
     from wam.train.checkpoint import load_model
 
     model, meta = load_model(cfg.checkpoint)
     result = {"schema": PROBE_SCHEMA, "model": meta["model"], "property": cfg.property, "checkpoint": str(cfg.checkpoint)}
-    if "forward_dynamics" not in model.capabilities:
-        result.update({"applicable": False, "reason": f"'{model.name}' has no forward dynamics: it cannot predict the future under given actions"})
-        cfg.out.mkdir(parents=True, exist_ok=True)
-        write_json(cfg.out / f"{cfg.property}.json", result)
-        return result
+    if cfg.property == "interactability" and "forward_dynamics" not in model.capabilities:
+        return _not_applicable(cfg, result, f"'{model.name}' has no forward dynamics: it cannot predict the future under given actions")
+    if model.role != "agent":
+        return _not_applicable(cfg, result, f"'{model.name}' is a {model.role}: it does not act")
     data_info = (meta.get("train") or {}).get("data_info") or {}
     tasks = resolve_tasks(cfg.tasks) if cfg.tasks else tuple(data_info.get("tasks") or ())
     require(len(tasks) > 0, "the checkpoint records no Meta-World tasks; pass --tasks")
@@ -154,9 +214,11 @@ def probe(cfg: ProbeConfig) -> dict:
             try:
                 for seed in seeds:
                     warmup = int(rng.integers(0, cfg.max_warmup + 1))
-                    state = interactability_state(
-                        model, env, seed, model.spec.task_names.index(instruction_for(task)), warmup, cfg.candidates, rng, generator
-                    )
+                    task_index = model.spec.task_names.index(instruction_for(task))
+                    if cfg.property == "causality":
+                        state = {"all": causality_state(model, env, seed, task_index, warmup, cfg.candidates, rng, cfg.seed + seed)}
+                    else:
+                        state = interactability_state(model, env, seed, task_index, warmup, cfg.candidates, rng, generator)
                     for offset, entry in state.items():
                         acc = per_offset.setdefault(offset, {})
                         for key, value in entry.items():
@@ -164,6 +226,21 @@ def probe(cfg: ProbeConfig) -> dict:
                     bar.update(1)
             finally:
                 env.close()
+    common = {"applicable": True, "tasks": list(tasks), "states_per_task": cfg.states, "seeds": seeds, "candidates": cfg.candidates}
+    if cfg.property == "causality":
+        acc = per_offset["all"]
+        result.update({
+            **common,
+            "futures": "the real future of the expert's next chunk + futures of uniform random chunks, as future_image/future_state",
+            "calls": len(acc["changed"]),
+            "max_abs_action_change": float(np.max(acc["max_abs_action_change"])),
+            "mean_abs_action_change": float(np.mean(acc["max_abs_action_change"])),
+            "share_changed": float(np.mean(acc["changed"])),
+            "causal": not any(acc["changed"]),
+        })
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        write_json(cfg.out / f"{cfg.property}.json", result)
+        return result
     summary = {}
     for offset, acc in sorted(per_offset.items()):
         matched, mismatched = np.mean(acc["matched_latent_mse"]), np.mean(acc["mismatched_latent_mse"])
@@ -181,11 +258,7 @@ def probe(cfg: ProbeConfig) -> dict:
         summary[str(offset)] = row
     result.update(
         {
-            "applicable": True,
-            "tasks": list(tasks),
-            "states_per_task": cfg.states,
-            "seeds": seeds,
-            "candidates": cfg.candidates,
+            **common,
             "candidate_chunks": "the scripted expert's next chunk + uniform random chunks in [-1, 1]",
             "chance_identification": 1.0 / cfg.candidates,
             "per_offset": summary,
@@ -200,6 +273,12 @@ def probe_main(cfg: ProbeConfig) -> None:
     result = probe(cfg)
     if not result["applicable"]:
         print(f"{result['model']}: {cfg.property} not applicable ({result['reason']})")
+    elif cfg.property == "causality":
+        verdict = "causal" if result["causal"] else "LEAKS future information"
+        print(
+            f"{result['model']}: {verdict}: over {result['calls']} calls with futures handed in, the action moved by "
+            f"max {result['max_abs_action_change']:.3g} (mean {result['mean_abs_action_change']:.3g}; {result['share_changed']:.0%} of calls changed)"
+        )
     else:
         print(f"{result['model']}: {cfg.property} over {len(result['tasks'])} tasks x {result['states_per_task']} states x {result['candidates']} chunks")
         for offset, row in result["per_offset"].items():
