@@ -114,3 +114,39 @@ def test_overwrite_never_wipes_a_folder_wam_did_not_write(tiny_checkpoint, tmp_p
     with pytest.raises(WamError, match="refusing to overwrite"):
         evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=precious, episodes=1, workers=1, action_steps=4, overwrite=True))
     assert (precious / "chapter1.tex").exists()
+
+
+def test_pareto_front_keeps_only_results_nothing_beats_cheaper():
+    from wam.report.plots import pareto_front
+
+    #          cheap+bad  dominated  cheap+best  costly+worse  costly+best
+    xs = [1.0, 2.0, 1.5, 3.0, 4.0]
+    ys = [0.2, 0.1, 0.6, 0.5, 0.9]
+    assert pareto_front(xs, ys) == [0, 2, 4]
+
+
+def test_report_shows_accuracy_at_budget_and_the_label_efficiency_curve(tmp_path):
+    from wam.report.html import ReportConfig, build_report
+
+    result = {
+        "model": "m",
+        "anatomy": {"kind": "WAM", "coupling": "joint generation"},
+        "protocol": {"env": "metaworld-v3", "tasks": ["reach-v3"], "episodes_per_task": 2, "seed_split": "heldout", "seeds": [1, 2],
+                     "camera": "corner2", "resolution": 64, "max_steps": 500, "shift": "none", "training_seconds": 600,
+                     "training_threads": 2, "labelled_episodes": 20},
+        "per_task": {"reach-v3": {"success": 0.5, "n": 2, "ci95": [0.1, 0.9]}},
+        "mean_success": 0.5, "pooled_ci95": [0.1, 0.9], "latency_ms": {"p50": 1.0, "p95": 2.0}, "params": 10,
+    }
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "eval.json").write_text(json.dumps(result))
+    curve = {"schema": "wam.label-efficiency/1", "command": "wam label-efficiency --steps 3", "points": [
+        {"model": "m", "kind": "WAM", "setting": s, "labelled_episodes": n, "mean_success": v, "pooled_ci95": [v - 0.1, v + 0.1], "episodes": 20}
+        for s, n, v in (("1", 20, 0.6), ("2-per-task", 4, 0.3))]}
+    (tmp_path / "le.json").write_text(json.dumps(curve))
+    page = build_report(ReportConfig(results=[tmp_path / "a"], out=tmp_path / "r", label_efficiency=[tmp_path / "le.json"])).read_text()
+    for name in ("success_vs_training.png", "success_vs_labels.png", "label-efficiency-00.png"):
+        assert name in page and (tmp_path / "r" / name).stat().st_size > 0
+    assert "Label efficiency" in page and "2-per-task" in page and "Accuracy at budget" in page
+    (tmp_path / "bad.json").write_text(json.dumps({"schema": "wam.sweep/1"}))
+    with pytest.raises(WamError, match="not a `wam label-efficiency` result"):
+        build_report(ReportConfig(results=[tmp_path / "a"], out=tmp_path / "r2", label_efficiency=[tmp_path / "bad.json"]))

@@ -35,6 +35,8 @@ class ReportConfig:
     """sweep.json files from `wam sweep` (runtime-option curves, e.g. the fidelity-latency dial)"""
     media: bool = True
     """copy rollout videos into the report folder (off: tables and plots only)"""
+    label_efficiency: list[Path] = field(default_factory=list)
+    """label-efficiency.json files from `wam label-efficiency` (success vs labelled episodes)"""
 
 
 def load_result(path: Path) -> dict:
@@ -120,6 +122,35 @@ def sweep_section(sweeps: list[dict], out: Path) -> str:
     return "<h2>Runtime-option sweeps</h2>" + "".join(parts) if parts else ""
 
 
+def training_core_minutes(r: dict) -> float | None:
+    """Training compute of a result: wall-clock minutes x threads x processes (None if unrecorded)."""
+    p = r["protocol"]
+    if not p.get("training_seconds"):
+        return None
+    return p["training_seconds"] / 60 * (p.get("training_threads") or 1) * (p.get("training_processes") or 1)
+
+
+def label_efficiency_section(summaries: list[dict], out: Path) -> str:
+    e = html.escape
+    parts = []
+    for i, summary in enumerate(summaries):
+        if summary.get("schema") != "wam.label-efficiency/1":
+            raise WamError("a --label-efficiency file is not a `wam label-efficiency` result")
+        name = f"label-efficiency-{i:02d}.png"
+        plots.label_efficiency_curve(summary, out / name)
+        rows = "".join(
+            f"<tr><td>{e(pt['model'])}</td><td>{e(pt['kind'])}</td><td>{e(pt['setting'])}</td><td>{pt['labelled_episodes']}</td>"
+            f"<td><b>{_pct(pt['mean_success'])}</b></td><td>{_pct(pt['pooled_ci95'][0])} – {_pct(pt['pooled_ci95'][1])}</td>"
+            f"<td>{pt['episodes']}</td></tr>"
+            for pt in summary["points"]
+        )
+        parts.append(
+            f"<p>{e(summary['command'])}</p><table><tr><th>model</th><th>kind</th><th>labels</th><th>labelled episodes</th>"
+            f"<th>success</th><th>95% CI</th><th>episodes</th></tr>{rows}</table><img src='{e(name)}' alt='label-efficiency curve'>"
+        )
+    return "<h2>Label efficiency</h2>" + "".join(parts) if parts else ""
+
+
 def _copy_media(r: dict, out: Path, slot: str) -> list[dict]:
     media = []
     for item in r.get("videos", []):
@@ -146,12 +177,18 @@ def build_report(cfg: ReportConfig) -> Path:
     cfg.out.mkdir(parents=True, exist_ok=True)
     plots.per_task_success(results, cfg.out / "per_task_success.png")
     plots.success_vs_latency(results, cfg.out / "success_vs_latency.png")
+    plots.success_vs_cost(results, [training_core_minutes(r) for r in results], "training compute (CPU core-minutes or GPU-minutes)",
+                          "success at training budget", cfg.out / "success_vs_training.png")
+    plots.success_vs_cost(results, [r["protocol"].get("labelled_episodes") for r in results], "action-labelled episodes",
+                          "success at label budget", cfg.out / "success_vs_labels.png", log=True)
     for r in results:
         r["media"] = _copy_media(r, cfg.out, r["slot"]) if cfg.media else []
         r["prediction_media"] = (
             _copy_media({**r, "videos": r.get("prediction_videos", [])}, cfg.out, r["slot"]) if cfg.media else []
         )
-    page = render(cfg.title, results, sweep_section([load_sweep(p) for p in cfg.sweeps], cfg.out))
+    extra = sweep_section([load_sweep(p) for p in cfg.sweeps], cfg.out)
+    extra += label_efficiency_section([read_json(Path(p), "label-efficiency result") for p in cfg.label_efficiency], cfg.out)
+    page = render(cfg.title, results, extra)
     with atomic_path(cfg.out / "index.html") as tmp:
         tmp.write_text(page)
     summary = [
@@ -214,7 +251,7 @@ def render(title: str, results: list[dict], extra: str = "") -> str:
             f"<tr><td>{e(_name(r))}</td><td>{e(r['anatomy'].get('kind', ''))} · {e(r['anatomy'].get('coupling', ''))}</td>"
             f"<td><b>{_pct(r['mean_success'])}</b></td><td>{_pct(lo)} – {_pct(hi)}</td>"
             f"<td>{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}</td><td>{_params(r)}</td>"
-            f"<td>{hours:.0f} min</td><td>{rp.get('training_samples_seen') or '–'}</td>"
+            f"<td>{hours:.0f} min</td><td>{rp.get('training_samples_seen') or '–'}</td><td>{rp.get('labelled_episodes') or '–'}</td>"
             f"<td>{rp.get('chunk_length')} / {rp.get('executed_steps')}</td></tr>"
         )
     task_head = "".join(f"<th>{e(t.removesuffix('-v3'))}</th>" for t in p["tasks"])
@@ -280,10 +317,14 @@ th{{background:#f4f4f4}} small{{color:#666}} figure{{display:inline-block;margin
 <h1>{e(title)}</h1>
 <h2>Protocol</h2><table class="card">{card_rows}</table>
 <h2>Leaderboard</h2>
-<table><tr><th>model</th><th>kind · coupling</th><th>mean success</th><th>95% CI (pooled)</th><th>latency p50 / p95 (ms per call)</th><th>params</th><th>training time</th><th>samples seen</th><th>chunk / executed</th></tr>
+<table><tr><th>model</th><th>kind · coupling</th><th>mean success</th><th>95% CI (pooled)</th><th>latency p50 / p95 (ms per call)</th><th>params</th><th>training time</th><th>samples seen</th><th>labelled episodes</th><th>chunk / executed</th></tr>
 {''.join(rows)}</table>
 <h2>Per task</h2><table><tr><th>model</th>{task_head}</tr>{''.join(task_rows)}</table>
-<img src="per_task_success.png" alt="success per task"> <img src="success_vs_latency.png" alt="success vs latency">
+<img src="per_task_success.png" alt="success per task">
+<h2>Accuracy at budget</h2>
+<p>Each point is one result with its Wilson 95% interval; the dotted line joins the results that no other beats at equal or lower cost.</p>
+<img src="success_vs_latency.png" alt="success vs latency"> <img src="success_vs_training.png" alt="success vs training compute">
+<img src="success_vs_labels.png" alt="success vs labelled episodes">
 {fidelity}
 {extra}
 <h2>Rollouts</h2>{''.join(media) or '<p>no rollout media</p>'}

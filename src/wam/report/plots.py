@@ -58,6 +58,43 @@ def success_vs_latency(results: list[dict], path: Path) -> Path:
     return path
 
 
+def pareto_front(xs: list[float], ys: list[float]) -> list[int]:
+    """Indices of the points no other point beats on both axes (lower x, higher y), by x."""
+    order = sorted(range(len(xs)), key=lambda i: (xs[i], -ys[i]))
+    front, best = [], -np.inf
+    for i in order:
+        if ys[i] > best:
+            front.append(i)
+            best = ys[i]
+    return front
+
+
+def success_vs_cost(results: list[dict], cost: list[float | None], xlabel: str, title: str, path: Path, log: bool = False) -> Path:
+    """Accuracy-at-budget: mean success (Wilson 95%) against one cost per result, with the Pareto
+    front (no other result is both cheaper and better). Results without that cost are left out."""
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    kept = [(r, c) for r, c in zip(results, cost) if c is not None]
+    for r, c in kept:
+        s = 100 * r["mean_success"]
+        lo, hi = (100 * v for v in r["pooled_ci95"])
+        ax.errorbar([c], [s], yerr=[[s - lo], [hi - s]], fmt="o", capsize=3, label=r["label"])
+    if kept:
+        front = pareto_front([c for _, c in kept], [r["mean_success"] for r, _ in kept])
+        ax.plot([kept[i][1] for i in front], [100 * kept[i][0]["mean_success"] for i in front], "k:", lw=1, label="Pareto front")
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "not recorded for these results", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("mean success (%)")
+    ax.set_ylim(0, 105)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+    return path
+
+
 def sweep_curve(summary: dict, path: Path) -> Path:
     """Success (Wilson 95%) against median latency per call, one labelled point per setting."""
     pts = summary["points"]

@@ -331,6 +331,8 @@ def evaluate(cfg: EvalConfig) -> dict:
         "training_samples_seen": train_info.get("samples_seen"),
         "training_steps": train_info.get("steps"),
         "training_seconds": train_info.get("train_seconds"),
+        "training_threads": train_info.get("threads"),
+        "training_processes": train_info.get("world_size"),
         "labelled_episodes": train_info.get("labelled_episodes"),
         "versions": package_versions(),
         "machine": machine_description(),
