@@ -316,3 +316,17 @@ def test_causality_probe_passes_a_causal_policy_and_catches_a_leaky_one(tiny_che
     finally:
         env.close()
     assert all(state["changed"]) and min(state["max_abs_action_change"]) > 0
+
+
+def test_generalization_probe_reports_success_per_named_shift(tiny_checkpoint, tmp_path):
+    from wam.runner.probe import ProbeConfig, probe
+
+    result = probe(ProbeConfig(checkpoint=tiny_checkpoint, property="generalization", out=tmp_path / "g", tasks="reach-v3",
+                               shifts="none,lighting-dim", episodes=1, workers=1, action_steps=4, max_steps=20))
+    assert set(result["per_shift"]) == {"none", "lighting-dim"} and result["per_shift"]["none"]["drop_vs_none"] == 0.0
+    shifted = (tmp_path / "g" / "generalization" / "lighting-dim" / "eval.json").read_text()
+    assert '"shift": "lighting-dim"' in shifted
+    with pytest.raises(WamError, match="unknown visual shift 'fog'"):
+        ProbeConfig(checkpoint=tiny_checkpoint, property="generalization", shifts="none,fog")
+    with pytest.raises(WamError, match="must include 'none'"):
+        ProbeConfig(checkpoint=tiny_checkpoint, property="generalization", shifts="lighting-dim")

@@ -46,7 +46,7 @@ def _commands() -> dict:
         "label-efficiency": (
             LabelEfficiencyConfig, label_efficiency_main, "success vs action-labelled episodes: train and evaluate each model per label budget"
         ),
-        "probe": (ProbeConfig, probe_main, "measure a WAM property against the simulator (interactability)"),
+        "probe": (ProbeConfig, probe_main, "measure a WAM property against the simulator (interactability, causality, generalization)"),
         "report": (ReportConfig, report_main, "static HTML report from eval results"),
         "bench": (BenchConfig, bench_main, "throughput and latency benchmarks"),
         "models": (ModelsConfig, models_main, "list registered models and their anatomy"),

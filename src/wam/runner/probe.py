@@ -12,6 +12,9 @@ Implemented so far:
   From one state, the model acts on its history alone and on the history handed together with the
   real future of the next chunk, or with the future of another (random) chunk, in the keys a
   training batch uses for futures; the same sampling noise each time. Any change is a leak.
+- **generalization** (the named visual shifts): closed-loop success on the held-out initial
+  conditions under each named shift (`wam eval --shift`), beside the unshifted success on the
+  same seeds, and the drop.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from wam.errors import WamError, require, unknown_choice
 from wam.runner.rollout import observation_batch
 
 PROBE_SCHEMA = "wam.probe/1"
-PROPERTIES = ("interactability", "causality")
+PROPERTIES = ("interactability", "causality", "generalization")
 
 
 @dataclass
@@ -40,7 +43,7 @@ class ProbeConfig:
     checkpoint: Path = Path("runs/mt10/joint-diffusion/model")
     """model folder written by `wam train`"""
     property: str = "interactability"
-    """which property: interactability or causality"""
+    """which property: interactability, causality or generalization"""
     out: Path = Path("")
     """output folder (default: <checkpoint>/../probe)"""
     tasks: str = ""
@@ -53,6 +56,16 @@ class ProbeConfig:
     """the expert runs a random 0..max_warmup steps from reset before a state is probed"""
     seed: int = 0
     """seed of warm-up lengths, random chunks and the model's sampling noise"""
+    shifts: str = "none,camera-pose,lighting-dim,colour-tint"
+    """generalization: named visual shifts to evaluate under ('none' is the reference)"""
+    episodes: int = 10
+    """generalization: held-out episodes per task per shift"""
+    workers: int = 2
+    """generalization: parallel rollout processes"""
+    action_steps: int = 8
+    """generalization: steps executed from each chunk before re-planning"""
+    max_steps: int = 500
+    """generalization: episode step limit"""
 
     def __post_init__(self):
         self.checkpoint = Path(self.checkpoint)
@@ -64,6 +77,14 @@ class ProbeConfig:
         require(self.states >= 1, f"states must be >= 1, got {self.states}")
         require(self.candidates >= 2, f"candidates must be >= 2 (the probe compares futures), got {self.candidates}")
         require(self.max_warmup >= 0, f"max_warmup must be >= 0, got {self.max_warmup}")
+        from wam.envs.shifts import SHIFTS
+
+        self.shift_list = [x.strip() for x in self.shifts.split(",") if x.strip()]
+        for name in self.shift_list:
+            if name not in SHIFTS:
+                raise unknown_choice("visual shift", name, SHIFTS)
+        require("none" in self.shift_list, "--shifts must include 'none', the unshifted reference")
+        require(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
 
 
 def _history_batch(history: deque, task_index: int, n: int) -> dict[str, torch.Tensor]:
@@ -187,6 +208,25 @@ def _not_applicable(cfg: ProbeConfig, result: dict, reason: str) -> dict:
     return result
 
 
+def generalization(cfg: ProbeConfig, result: dict, tasks: tuple[str, ...]) -> dict:
+    """Success under each named shift on the same held-out seeds (one `wam eval` folder each)."""
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    rows = {}
+    for shift in cfg.shift_list:
+        r = evaluate(EvalConfig(checkpoint=cfg.checkpoint, out=cfg.out / "generalization" / shift, tasks=",".join(tasks),
+                                episodes=cfg.episodes, shift=shift, workers=cfg.workers, videos=0, sampling_seed=cfg.seed,
+                                action_steps=cfg.action_steps, max_steps=cfg.max_steps))
+        rows[shift] = {"mean_success": r["mean_success"], "pooled_ci95": r["pooled_ci95"], "episodes": len(r["episodes"]),
+                       "per_task": {t: v["success"] for t, v in r["per_task"].items()}}
+    for row in rows.values():
+        row["drop_vs_none"] = rows["none"]["mean_success"] - row["mean_success"]
+    result.update({"applicable": True, "tasks": list(tasks), "episodes_per_task": cfg.episodes,
+                   "seeds": episode_seeds("heldout", cfg.episodes), "per_shift": rows})
+    write_json(cfg.out / f"{cfg.property}.json", result)
+    return result
+
+
 def probe(cfg: ProbeConfig) -> dict:
     from wam.envs.metaworld import MetaWorldEnv, instruction_for, resolve_tasks
     from wam.train.checkpoint import load_model
@@ -203,6 +243,9 @@ def probe(cfg: ProbeConfig) -> dict:
     for task in tasks:
         if instruction_for(task) not in model.spec.task_names:
             raise WamError(f"model was not trained on task '{task}'")
+    if cfg.property == "generalization":
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        return generalization(cfg, result, tasks)
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     seeds = episode_seeds("heldout", cfg.states)
@@ -273,6 +316,11 @@ def probe_main(cfg: ProbeConfig) -> None:
     result = probe(cfg)
     if not result["applicable"]:
         print(f"{result['model']}: {cfg.property} not applicable ({result['reason']})")
+    elif cfg.property == "generalization":
+        print(f"{result['model']}: success per named shift ({result['episodes_per_task']} held-out episodes per task on {len(result['tasks'])} tasks)")
+        for shift, row in result["per_shift"].items():
+            lo, hi = row["pooled_ci95"]
+            print(f"  {shift:14s} {row['mean_success']:6.1%} [{lo:.1%}, {hi:.1%}]  drop {100 * row['drop_vs_none']:+.1f} points")
     elif cfg.property == "causality":
         verdict = "causal" if result["causal"] else "LEAKS future information"
         print(
