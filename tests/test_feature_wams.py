@@ -146,7 +146,7 @@ def test_teacher_target_unlabelled_episodes_train_by_alignment_alone(tiny_datase
 
 def test_teacher_target_aligns_its_prediction_on_a_tiny_batch(tiny_dataset):
     torch.manual_seed(0)
-    model, cache = _model("teacher-target", tiny_dataset, future_offsets=(2, 4), shift_pad=0, teacher_momentum=0.0)
+    model, cache = _model("teacher-target", tiny_dataset, future_offsets=(2, 4), shift_pad=0)
     batch = _batch(cache, model)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = None
@@ -156,12 +156,16 @@ def test_teacher_target_aligns_its_prediction_on_a_tiny_batch(tiny_dataset):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        model.after_optimizer_step(step + 1)  # momentum 0: the teacher is the current student
+        model.after_optimizer_step(step + 1)  # the EMA teacher follows the student
         first = first or info
     assert info["alignment_loss"] < 0.3 * first["alignment_loss"], (first, info)
     obs = _obs(batch)
     err = model.alignment_error(obs, batch["future_image"])
     assert err.shape == (8, 2) and float(err.mean()) < first["alignment_loss"]
+    # aligned, not collapsed: the teacher still tells the frames apart
+    target = torch.nn.functional.normalize(model.teacher.embed(batch["future_image"].flatten(0, 1)), dim=-1)
+    similarity = target @ target.T
+    assert float(similarity[~torch.eye(len(target), dtype=torch.bool)].min()) < 0.99
 
 
 def test_an_unknown_teacher_is_a_one_line_error(tiny_dataset):
@@ -179,8 +183,12 @@ def test_the_autoencoder_teacher_is_frozen_and_must_exist(tiny_dataset, tmp_path
                           autoencoder=str(ae), autoencoder_channels=(8, 16, 16), latent_channels=4)
     model.prepare_training()
     frozen = [p.detach().clone() for p in model.teacher.parameters()]
+    assert not any(p.requires_grad for p in model.teacher.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     loss, _ = model.loss(_batch(cache, model))
     loss.backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    opt.step()
     model.after_optimizer_step(1)
     assert all(torch.equal(a, b) for a, b in zip(frozen, model.teacher.parameters()))
     assert model.teacher.dim == 4 * 8 * 8  # the flattened latent map of 64 px frames
@@ -252,9 +260,11 @@ def test_latent_action_model_overfits_a_tiny_batch(tiny_dataset):
 def test_label_masks_are_nested_across_budgets(tiny_dataset):
     from wam.data.cache import label_mask
 
-    cache = TrainingCache(tiny_dataset)
-    full, half, one = (label_mask(cache, fraction=f, per_task=n, seed=0) for f, n in ((1.0, None), (0.5, None), (1.0, 1)))
-    assert full.all() and (one <= half).all() and one.any() and not half.all()
+    cache = TrainingCache(tiny_dataset)  # 3 episodes per task
+    full, two, one, per_task = (label_mask(cache, fraction=f, per_task=n, seed=0)
+                                for f, n in ((1.0, None), (0.67, None), (0.34, None), (1.0, 1)))
+    assert full.all() and (one <= two).all() and (per_task <= two).all() and (per_task == one).all()
+    assert one.any() and not two.all() and two.sum() > one.sum()
 
 
 def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):

@@ -4,7 +4,9 @@ Verbs (kept small, like TD-MPC2's):
     loss(batch)            -> (scalar loss, {name: float}) on a raw batch from the training cache
     act(observation)       -> action chunk (B, K, A), in the dataset's action units
     reset()                -> forget any per-episode state (caches, warm starts)
-Optional capabilities, declared in `capabilities`: "predict" (a world-model head), "encode", "score".
+Optional capabilities, declared in `capabilities`: "predict" (`last_prediction` returns the imagined
+future with latents in the model's substrate, which event-triggered replanning compares with the
+observed one), "forward_dynamics" (`imagine`), "score", "plan".
 
 A model owns its normalisers (buffers), so a checkpoint carries its statistics. Models never
 import envs, runners, trainers or the CLI: data flows envs -> data -> train -> runner -> eval.
@@ -57,6 +59,9 @@ class WamModel(nn.Module):
     role: ClassVar[str] = "agent"
     # Knobs that change inference but not the weights, set per evaluation (`wam eval --option k=v`).
     runtime_options: ClassVar[dict[str, str]] = {}
+    # State that the trainer's weight EMA copies instead of averaging (e.g. an EMA teacher, which
+    # is already an average of the student).
+    ema_copy_prefixes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig, spec: DataSpec):
         super().__init__()

@@ -71,7 +71,9 @@ class EncoderOnlyConfig(FlowPolicyConfig):
         require(all(o >= 1 for o in self.future_offsets), f"future_offsets must be >= 1, got {self.future_offsets}")
         require(self.future_dim >= 1, f"future_dim must be >= 1, got {self.future_dim}")
         require(self.future_weight > 0, f"future_weight must be > 0, got {self.future_weight}")
-        require(0 <= self.imagination_dropout <= 1, f"imagination_dropout must be in [0, 1], got {self.imagination_dropout}")
+        # strictly inside: at 1 the imagination projection never trains, at 0 acting without
+        # imagination would be outside the head's training distribution
+        require(0 < self.imagination_dropout < 1, f"imagination_dropout must be in (0, 1), got {self.imagination_dropout}")
         require(
             self.future_size >= 8 and self.future_size & (self.future_size - 1) == 0,
             f"future_size must be a power of two >= 8, got {self.future_size}",
@@ -90,7 +92,8 @@ class EncoderOnly(FlowPolicy):
         future_use=(FutureUse.TRAINED_RETAINED,),
     )
     config_class = EncoderOnlyConfig
-    capabilities = frozenset({"predict"})
+    # no "predict": its imagined future is decoded frames without a substrate latent, so event-
+    # triggered replanning has nothing to compare (frames are still scored for fidelity)
     needs_action_labels = False  # the future objective trains the trunk on action-free episodes
     runtime_options = {"imagine": "test-time imagination: the action head also reads the predicted future (true/false)"}
 
@@ -184,7 +187,7 @@ class EncoderOnly(FlowPolicy):
     @torch.no_grad()
     def predict(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         """Predicted future frames, uint8 (B, F, H, W, 3) at `future_offsets` (upsampled from
-        `future_size`); the future branch runs whatever `imagine` says."""
+        `future_size`); runs the future branch whatever `imagine` says (it only gates acting)."""
         return self._frames(self.future_code(self.condition(observation)))
 
     def _frames(self, code: torch.Tensor) -> torch.Tensor:

@@ -111,7 +111,6 @@ class LatentAction(FlowPolicy):
         future_use=(FutureUse.TRAINED_RETAINED,),
     )
     config_class = LatentActionConfig
-    capabilities = frozenset({"predict"})
     needs_action_labels = False  # the LAM and the latent policy learn from action-free episodes
 
     def __init__(self, config: LatentActionConfig, spec: DataSpec):

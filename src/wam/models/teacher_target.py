@@ -73,7 +73,9 @@ class TeacherTarget(FlowPolicy):
         future_use=(FutureUse.CONSUMED, FutureUse.TRAINED_RETAINED),
     )
     config_class = TeacherTargetConfig
-    capabilities = frozenset({"predict"})
+    # EMA of the teacher is the teacher itself: the trainer copies it into the saved weights
+    # instead of averaging an average (see Trainer._update_ema)
+    ema_copy_prefixes = ("teacher.",)
     needs_action_labels = False  # the alignment loss trains on action-free episodes
 
     def __init__(self, config: TeacherTargetConfig, spec: DataSpec):

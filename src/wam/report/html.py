@@ -123,11 +123,12 @@ def sweep_section(sweeps: list[dict], out: Path) -> str:
 
 
 def training_core_minutes(r: dict) -> float | None:
-    """Training compute of a result: wall-clock minutes x threads x processes (None if unrecorded)."""
+    """CPU training compute of a result: wall-clock minutes x threads x processes. None where it is
+    not recorded or the run trained on a GPU (GPU-minutes are another unit)."""
     p = r["protocol"]
-    if not p.get("training_seconds"):
+    if not p.get("training_seconds") or not p.get("training_threads") or str(p.get("training_device", "cpu")).startswith("cuda"):
         return None
-    return p["training_seconds"] / 60 * (p.get("training_threads") or 1) * (p.get("training_processes") or 1)
+    return p["training_seconds"] / 60 * p["training_threads"] * (p.get("training_processes") or 1)
 
 
 def label_efficiency_section(summaries: list[dict], out: Path) -> str:
@@ -177,7 +178,7 @@ def build_report(cfg: ReportConfig) -> Path:
     cfg.out.mkdir(parents=True, exist_ok=True)
     plots.per_task_success(results, cfg.out / "per_task_success.png")
     plots.success_vs_latency(results, cfg.out / "success_vs_latency.png")
-    plots.success_vs_cost(results, [training_core_minutes(r) for r in results], "training compute (CPU core-minutes or GPU-minutes)",
+    plots.success_vs_cost(results, [training_core_minutes(r) for r in results], "training compute (CPU core-minutes)",
                           "success at training budget", cfg.out / "success_vs_training.png")
     plots.success_vs_cost(results, [r["protocol"].get("labelled_episodes") for r in results], "action-labelled episodes",
                           "success at label budget", cfg.out / "success_vs_labels.png", log=True)
@@ -322,7 +323,7 @@ th{{background:#f4f4f4}} small{{color:#666}} figure{{display:inline-block;margin
 <h2>Per task</h2><table><tr><th>model</th>{task_head}</tr>{''.join(task_rows)}</table>
 <img src="per_task_success.png" alt="success per task">
 <h2>Accuracy at budget</h2>
-<p>Each point is one result with its Wilson 95% interval; the dotted line joins the results that no other beats at equal or lower cost.</p>
+<p>Each point is one result with its Wilson 95% interval (latency: p50 with a whisker to p95). On the training-compute and label plots the dotted line joins the results that no other beats at equal or lower cost; results that do not record a cost are left off that plot.</p>
 <img src="success_vs_latency.png" alt="success vs latency"> <img src="success_vs_training.png" alt="success vs training compute">
 <img src="success_vs_labels.png" alt="success vs labelled episodes">
 {fidelity}

@@ -332,6 +332,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "training_steps": train_info.get("steps"),
         "training_seconds": train_info.get("train_seconds"),
         "training_threads": train_info.get("threads"),
+        "training_device": train_info.get("device"),
         "training_processes": train_info.get("world_size"),
         "labelled_episodes": train_info.get("labelled_episodes"),
         "versions": package_versions(),
@@ -343,10 +344,8 @@ def evaluate(cfg: EvalConfig) -> dict:
     protocol_path = cfg.out / "protocol.json"
     if protocol_path.exists():
         previous = read_json(protocol_path, "evaluation protocol")
-        # a key an older wam did not write compares as empty (e.g. model_options of a policy)
-        changed = [
-            k for k in protocol if k not in ("versions", "machine") and previous.get(k, None if protocol[k] else protocol[k]) != protocol[k]
-        ]
+        # a key an older wam did not write is not a change (it records a fact that did not change)
+        changed = [k for k in protocol if k not in ("versions", "machine") and k in previous and previous[k] != protocol[k]]
         if changed:
             raise WamError(f"{cfg.out} holds episodes of another protocol (differs in {', '.join(changed)}); pass --overwrite or another --out")
     write_json(protocol_path, protocol)

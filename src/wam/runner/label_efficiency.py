@@ -9,7 +9,7 @@ deterministic per `--label-seed` and nested (the 10% are inside the 25%, see `la
 
     <runs>/<model>/<setting>/        a `wam train` run folder (resumable) and its eval/ (resumable)
     <out>/label-efficiency.json      one point per (model, setting): labelled episodes, success (Wilson 95%)
-    <out>/label-efficiency.png       success vs labelled episodes per task, one line per model
+    <out>/label-efficiency.png       success vs labelled episodes (all tasks), one line per model
 
 Killed and rerun with the same command, it resumes the unfinished run and skips finished ones.
 """
@@ -59,9 +59,9 @@ class LabelEfficiencyConfig:
     labels: str = "1.0,0.25,0.1,2/task"
     """label settings: fractions of each task's episodes, or N/task"""
     minutes: float = 60.0
-    """training budget per run, wall-clock minutes (0: use --steps)"""
+    """training budget per run, wall-clock minutes (0: no time limit; both limits apply when both are set)"""
     steps: int = 0
-    """training budget per run in steps (0: use --minutes)"""
+    """training budget per run in steps (0: no step limit; to train by steps only, also pass --minutes 0)"""
     threads: int = 0
     """torch threads per training run (0: all cores)"""
     label_seed: int = 0
@@ -93,6 +93,8 @@ class LabelEfficiencyConfig:
             require(model_class(name).role == "agent", f"'{name}' is a {model_class(name).role}, not an agent that acts")
         self.settings = [parse_setting(s) for s in self.labels.split(",") if s.strip()]
         require(len(self.settings) >= 1, "--labels must name at least one setting")
+        names = [name for name, _, _ in self.settings]
+        require(len(set(names)) == len(names), f"--labels names the same setting twice: {self.labels}")
         require(self.minutes > 0 or self.steps > 0, "set a budget: --minutes M or --steps N")
         self.overrides: dict[str, list[str]] = {}
         for item in self.model_overrides:
@@ -100,6 +102,10 @@ class LabelEfficiencyConfig:
             require(bool(sep) and "=" in pair, f"model override '{item}' is not model:key=value")
             require(name in self.model_list, f"model override '{item}' names '{name}', which is not in --models")
             self.overrides.setdefault(name, []).append(pair)
+        from wam.train.trainer import build_model_config
+
+        for name in self.model_list:  # a bad key or value fails now, not hours into the grid
+            build_model_config(name, tuple(self.overrides.get(name, ()))).validate()
 
 
 def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
@@ -111,6 +117,7 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
     for model in cfg.model_list:
         for name, fraction, per_task in cfg.settings:
             run = cfg.runs / model / name
+            check_budget(run, cfg)
             checkpoint = train(
                 TrainConfig(
                     dataset=cfg.dataset, out=run, model=model, minutes=cfg.minutes, steps=cfg.steps,
@@ -158,6 +165,25 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
 
     label_efficiency_curve(summary, cfg.out / "label-efficiency.png")
     return summary
+
+
+def check_budget(run: Path, cfg: LabelEfficiencyConfig) -> None:
+    """A run folder trained (or training) under another budget is not silently reused."""
+    from wam.data.io import read_json
+
+    for path in (run / "checkpoints" / "latest.json", run / "model" / "config.json"):
+        if not path.exists():
+            continue
+        if path.name == "latest.json":
+            state = read_json(path.parent / read_json(path, "checkpoint pointer")["folder"] / "state.json", "training state")
+            saved = state.get("train_config", {})
+        else:
+            saved = (read_json(path, "model config").get("train") or {}).get("train_config", {})
+        if (float(saved.get("minutes", cfg.minutes)), int(saved.get("steps", cfg.steps))) != (float(cfg.minutes), int(cfg.steps)):
+            raise WamError(
+                f"{run} was trained with a budget of {saved.get('minutes')} min / {saved.get('steps')} steps, not "
+                f"{cfg.minutes} min / {cfg.steps} steps; use another --runs folder for another budget"
+            )
 
 
 def command_line(cfg: LabelEfficiencyConfig) -> str:

@@ -152,26 +152,39 @@ def interactability_state(model, env, seed: int, task_index: int, warmup: int, c
     return out
 
 
-def _replay(env, snap, history: deque, chunk: np.ndarray, task_index: int) -> dict[str, torch.Tensor]:
-    """The real future of `chunk` from the snapshot: frames and proprio at t+1..t+K, batch of one,
-    in the keys a training batch uses ("future_image" (1, K, H, W, 3), "future_state" (1, K, S))."""
+def _future_keys(model, env, snap, history: deque, chunk: np.ndarray, task_index: int) -> dict[str, torch.Tensor]:
+    """What a training batch holds about the time after t, built from the real future of `chunk`
+    replayed from the snapshot (batch of one): the chunk itself ("action", "action_is_pad",
+    "labelled") and the frames and proprio at the model's future offsets (t+1..t+K for a model
+    without offsets) with "future_is_pad", exactly as the training cache serves them."""
+    k = len(chunk)
+    offsets = tuple(model.window.future_offsets) or tuple(range(1, k + 1))
     env.restore(snap)
     hist = deque(history, maxlen=len(history))
     frames, states = [], []
-    for action in chunk:
+    for action in chunk[: min(k, max(offsets))]:
         o, *_ = env.step(action)
         hist.append(o)
         batch = observation_batch(hist, task_index)
         frames.append(batch["image"][:, -1])
         states.append(batch["state"][:, -1])
     env.restore(snap)
-    return {"future_image": torch.stack(frames, 1), "future_state": torch.stack(states, 1)}
+    at = [min(o, len(frames)) - 1 for o in offsets]  # past the chunk: its last frame, padded (as the cache clamps)
+    return {
+        "future_image": torch.stack([frames[i] for i in at], 1),
+        "future_state": torch.stack([states[i] for i in at], 1),
+        "future_is_pad": torch.tensor([[o > len(frames) for o in offsets]]),
+        "action": torch.from_numpy(chunk)[None],
+        "action_is_pad": torch.zeros(1, k, dtype=torch.bool),
+        "labelled": torch.ones(1, dtype=torch.bool),
+    }
 
 
 def causality_state(model, env, seed: int, task_index: int, warmup: int, candidates: int, rng, generator_seed: int) -> dict:
-    """How much the action at t moves when the model is also handed futures after t: the real one
-    (the expert's next chunk) and candidates-1 others (random chunks), against acting on the
-    history alone. Same sampling noise for every call; a causal model moves by exactly 0."""
+    """How much the action at t moves when the model is also handed what happens after t (the
+    chunk about to run and its real future, as a training batch holds them): for the expert's next
+    chunk and candidates-1 random chunks, against acting on the history alone. Same sampling noise
+    for every call; a causal model moves by exactly 0."""
     from wam.envs.experts import ScriptedExpert
 
     window = model.window
@@ -197,7 +210,7 @@ def causality_state(model, env, seed: int, task_index: int, warmup: int, candida
         return model.act(observation, generator=torch.Generator().manual_seed(generator_seed))
 
     alone = act(past)
-    changes = [float((act({**past, **_replay(env, snap, history, c, task_index)}) - alone).abs().max()) for c in chunks]
+    changes = [float((act({**past, **_future_keys(model, env, snap, history, c, task_index)}) - alone).abs().max()) for c in chunks]
     return {"max_abs_action_change": changes, "changed": [c > 0.0 for c in changes]}
 
 
@@ -274,7 +287,8 @@ def probe(cfg: ProbeConfig) -> dict:
         acc = per_offset["all"]
         result.update({
             **common,
-            "futures": "the real future of the expert's next chunk + futures of uniform random chunks, as future_image/future_state",
+            "futures": "the expert's next chunk and uniform random chunks, each with its real future, in a training batch's keys "
+                       "(action, action_is_pad, labelled, future_image, future_state, future_is_pad)",
             "calls": len(acc["changed"]),
             "max_abs_action_change": float(np.max(acc["max_abs_action_change"])),
             "mean_abs_action_change": float(np.mean(acc["max_abs_action_change"])),

@@ -251,6 +251,7 @@ class Trainer:
             "global_batch": self.global_batch,
             "world_size": self.world,
             "threads": self.threads,
+            "device": str(self.device),
             "labelled_episodes": int(len(np.unique(self.cache.episode_index[self.labelled]))),
             "total_episodes": int(self.cache.num_episodes),
             "train_config": json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)),
@@ -349,8 +350,9 @@ class Trainer:
         if self.cfg.ema_decay == 0:
             return
         decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
+        copied = self.model.ema_copy_prefixes
         for k, v in self.model.state_dict().items():
-            if v.is_floating_point():
+            if v.is_floating_point() and not k.startswith(copied):
                 self.ema[k].lerp_(v, 1 - decay)
             else:
                 self.ema[k].copy_(v)
