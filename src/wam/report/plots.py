@@ -86,6 +86,11 @@ def success_vs_cost(results: list[dict], cost: list[float | None], xlabel: str, 
         ax.text(0.5, 0.5, "not recorded for these results", ha="center", va="center", transform=ax.transAxes, fontsize=8)
     if log:
         ax.set_xscale("log")
+    elif kept:
+        ax.ticklabel_format(axis="x", useOffset=False, style="plain")
+        lo, hi = min(c for _, c in kept), max(c for _, c in kept)
+        if hi - lo < 0.1 * max(abs(hi), 1e-9):  # equal budgets: centre them instead of zooming in on noise
+            ax.set_xlim(0.8 * lo, 1.2 * hi if hi > 0 else 1.0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("mean success (%)")
     ax.set_ylim(0, 105)
