@@ -92,9 +92,10 @@ def _history_batch(history: deque, task_index: int, n: int) -> dict[str, torch.T
     return {k: v.repeat(n, *([1] * (v.dim() - 1))) for k, v in observation_batch(history, task_index).items()}
 
 
-def interactability_state(model, env, seed: int, task_index: int, warmup: int, candidates: int, rng, generator) -> dict:
-    """Errors between predicted and real futures for one state: matched (same chunk) and
-    mismatched (another chunk's real future), per offset, plus frame PSNR when the model decodes."""
+def probe_state(model, env, seed: int, warmup: int, candidates: int, rng):
+    """A probed state: reset to held-out `seed`, the scripted expert runs `warmup` steps, then a
+    snapshot. Returns (observation history, snapshot, candidate chunks (M, K, 4)): the expert's
+    own next chunk first, then M-1 uniform random chunks."""
     from wam.envs.experts import ScriptedExpert
 
     window = model.window
@@ -106,7 +107,6 @@ def interactability_state(model, env, seed: int, task_index: int, warmup: int, c
         obs, _, _, _, info = env.step(expert(info["privileged_state"]))
         history.append(obs)
     snap = env.snapshot()
-    # candidate chunks: the expert's own next chunk, then uniform random ones
     chunks = np.empty((candidates, k, 4), np.float32)
     expert_info = info
     for t in range(k):
@@ -114,6 +114,14 @@ def interactability_state(model, env, seed: int, task_index: int, warmup: int, c
         _, _, _, _, expert_info = env.step(chunks[0, t])
     env.restore(snap)
     chunks[1:] = rng.uniform(-1.0, 1.0, size=(candidates - 1, k, 4))
+    return history, snap, chunks
+
+
+def interactability_state(model, env, seed: int, task_index: int, warmup: int, candidates: int, rng, generator) -> dict:
+    """Errors between predicted and real futures for one state: matched (same chunk) and
+    mismatched (another chunk's real future), per offset, plus frame PSNR when the model decodes."""
+    window = model.window
+    history, snap, chunks = probe_state(model, env, seed, warmup, candidates, rng)
 
     imagined = model.imagine(_history_batch(history, task_index, candidates), torch.from_numpy(chunks), generator)
     offsets = imagined["offsets"]
@@ -185,24 +193,7 @@ def causality_state(model, env, seed: int, task_index: int, warmup: int, candida
     chunk about to run and its real future, as a training batch holds them): for the expert's next
     chunk and candidates-1 random chunks, against acting on the history alone. Same sampling noise
     for every call; a causal model moves by exactly 0."""
-    from wam.envs.experts import ScriptedExpert
-
-    window = model.window
-    k = window.chunk
-    expert = ScriptedExpert(env.task)
-    obs, info = env.reset(seed=seed)
-    history = deque([obs] * window.n_obs_steps, maxlen=window.n_obs_steps)
-    for _ in range(warmup):
-        obs, _, _, _, info = env.step(expert(info["privileged_state"]))
-        history.append(obs)
-    snap = env.snapshot()
-    chunks = np.empty((candidates, k, 4), np.float32)
-    expert_info = info
-    for t in range(k):
-        chunks[0, t] = expert(expert_info["privileged_state"])
-        _, _, _, _, expert_info = env.step(chunks[0, t])
-    env.restore(snap)
-    chunks[1:] = rng.uniform(-1.0, 1.0, size=(candidates - 1, k, 4))
+    history, snap, chunks = probe_state(model, env, seed, warmup, candidates, rng)
     past = observation_batch(history, task_index)
 
     def act(observation):
