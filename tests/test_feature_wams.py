@@ -33,6 +33,23 @@ def _obs(batch):
 ENC = dict(future_offsets=(2, 4), future_size=16, future_dim=16)
 
 
+def _fit(model, batch, steps: int) -> tuple[dict, dict]:
+    """Train on one batch with the same noise every step (a fixed regression target), as the
+    trainer does (optimiser step, then the model's own after-step update); the first and last
+    step's loss terms."""
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = info = None
+    for step in range(steps):
+        torch.manual_seed(1)
+        loss, info = model.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        model.after_optimizer_step(step + 1)
+        first = first or info
+    return first, info
+
+
 def test_encoder_only_with_the_future_masked_is_exactly_the_baseline(tiny_dataset):
     """Imagination off, `act` runs the baseline's computation: the same encoder and head weights in
     a flow-policy give bit-identical actions, and the future branch never runs."""
@@ -92,15 +109,7 @@ def test_encoder_only_overfits_a_tiny_batch_in_both_objectives(tiny_dataset):
     torch.manual_seed(0)
     model, cache = _model("encoder-only", tiny_dataset, **ENC, shift_pad=0)
     batch = _batch(cache, model)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    first = None
-    for _ in range(150):
-        torch.manual_seed(1)
-        loss, info = model.loss(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        first = first or info
+    first, info = _fit(model, batch, steps=150)
     assert info["future_loss"] < 0.3 * first["future_loss"] and info["action_loss"] < 0.3 * first["action_loss"], (first, info)
 
 
@@ -148,16 +157,7 @@ def test_teacher_target_aligns_its_prediction_on_a_tiny_batch(tiny_dataset):
     torch.manual_seed(0)
     model, cache = _model("teacher-target", tiny_dataset, future_offsets=(2, 4), shift_pad=0)
     batch = _batch(cache, model)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    first = None
-    for step in range(100):
-        torch.manual_seed(1)
-        loss, info = model.loss(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        model.after_optimizer_step(step + 1)  # the EMA teacher follows the student
-        first = first or info
+    first, info = _fit(model, batch, steps=100)  # the EMA teacher follows the student after each step
     assert info["alignment_loss"] < 0.3 * first["alignment_loss"], (first, info)
     obs = _obs(batch)
     err = model.alignment_error(obs, batch["future_image"])
@@ -241,15 +241,7 @@ def test_latent_action_model_overfits_a_tiny_batch(tiny_dataset):
     torch.manual_seed(0)
     model, cache = _model("latent-action", tiny_dataset, **LAT, shift_pad=0)
     batch = _batch(cache, model)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    first = None
-    for _ in range(150):
-        torch.manual_seed(1)
-        loss, info = model.loss(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        first = first or info
+    first, info = _fit(model, batch, steps=150)
     assert info["reconstruction_loss"] < 0.5 * first["reconstruction_loss"], (first, info)
     assert info["action_loss"] < 0.5 * first["action_loss"], (first, info)
     assert info["latent_policy_accuracy"] >= 0.9, info
