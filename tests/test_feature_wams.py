@@ -227,14 +227,14 @@ def test_the_quantizer_picks_the_nearest_code_and_passes_gradients_straight_thro
 
     vq = VectorQuantizer(3, 2)
     with torch.no_grad():
-        vq.codebook.weight.copy_(torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
-    z = torch.tensor([[0.9, 0.1], [0.1, 0.8], [0.1, -0.1]], requires_grad=True)
-    q, codes, codebook_loss, commitment = vq(z)
+        vq.codebook.weight.copy_(torch.tensor([[-1.0, 0.0], [2.0, 0.0], [0.0, 0.5]]))  # directions matter, not lengths
+    z = torch.tensor([[0.9, 0.1], [0.1, 0.8], [-0.3, -0.1]], requires_grad=True)
+    q, codes, codebook_loss, commitment, diversity = vq(z)
     assert codes.tolist() == [1, 2, 0]
-    torch.testing.assert_close(q.detach(), vq.codebook.weight[codes].detach())
-    q.sum().backward()
-    torch.testing.assert_close(z.grad, torch.ones_like(z))
-    assert float(codebook_loss.detach()) > 0 and float(commitment.detach()) > 0
+    torch.testing.assert_close(q.detach(), torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
+    (q * torch.randn(3, 2, generator=torch.Generator().manual_seed(0))).sum().backward()
+    assert z.grad is not None and float(z.grad.abs().sum()) > 0  # straight through to the encoder
+    assert float(codebook_loss.detach()) > 0 and float(commitment.detach()) > 0 and 0 <= float(diversity.detach()) < 1
 
 
 def test_latent_action_model_overfits_a_tiny_batch(tiny_dataset):

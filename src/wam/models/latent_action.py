@@ -8,8 +8,10 @@ unlabelled video and maps them to real actions with a little labelled data. Here
   1. latent action model (LAM), action-free:
        encoder   z = Q(E(o_t, o_{t+k}))              vector-quantised: `code_groups` tokens from a
                                                      codebook of `codebook_size` (VQ-VAE losses)
-       decoder   o_hat_{t+k} = D(C(o_t), z)          predicts the future frame (MSE, `future_size` px)
-     The quantised z is a bottleneck: it must carry what changes between o_t and o_{t+k}.
+       decoder   d_hat = D(C(o_t), z)                predicts the change o_{t+k} - o_t (MSE, `future_size` px)
+     The quantised z is a bottleneck that must carry what changes between o_t and o_{t+k}. The
+     decoder predicts the change rather than the frame: most of a frame is static background the
+     context already shows, which let a first version's codebook collapse to 2 codes.
   2. latent policy  pi(z | o, l): the shared observation encoder predicts the LAM's codes (cross-
      entropy against the LAM's codes, stop-gradient), on every episode.
   3. action decoder  q(a_{t:t+K} | o, z): the shared flow-matching head reads the trunk plus the
@@ -45,22 +47,35 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 
 
 class VectorQuantizer(nn.Module):
-    """Nearest-codebook quantisation with the straight-through estimator (van den Oord et al. 2017)."""
+    """Nearest-codebook quantisation with the straight-through estimator (van den Oord et al. 2017).
+
+    Codes and inputs are l2-normalised before matching (ViT-VQGAN's remedy for codebook collapse:
+    on unit vectors, no code can sit far from every input and die)."""
 
     def __init__(self, size: int, dim: int):
         super().__init__()
         self.codebook = nn.Embedding(size, dim)
-        nn.init.uniform_(self.codebook.weight, -1.0 / size, 1.0 / size)
+        nn.init.normal_(self.codebook.weight)
 
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """z (..., E) -> (quantised z (..., E) with straight-through gradients, codes (...),
-        codebook loss, commitment loss)."""
+    def vectors(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes (...) -> their unit codebook vectors (..., E)."""
+        return F.normalize(self.codebook(codes), dim=-1)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z (..., E) -> (quantised unit z (..., E) with straight-through gradients, codes (...),
+        codebook loss, commitment loss, diversity loss)."""
+        z = F.normalize(z, dim=-1)
         flat = z.reshape(-1, z.shape[-1])
-        codes = torch.cdist(flat, self.codebook.weight).argmin(-1).view(z.shape[:-1])
-        e = self.codebook(codes)
+        similarity = flat @ F.normalize(self.codebook.weight, dim=-1).T  # (N, V)
+        codes = similarity.argmax(-1).view(z.shape[:-1])
+        e = self.vectors(codes)
         codebook_loss = F.mse_loss(e, z.detach())
         commitment = F.mse_loss(z, e.detach())
-        return z + (e - z).detach(), codes, codebook_loss, commitment
+        # wav2vec 2.0's diversity loss: the batch's average soft assignment should spread over the
+        # codebook (1 - its normalised entropy), so codes stay in use
+        usage = (similarity / 0.1).softmax(-1).mean(0)
+        diversity = 1.0 + (usage * usage.clamp_min(1e-9).log()).sum() / torch.log(torch.tensor(float(usage.numel())))
+        return z + (e - z).detach(), codes, codebook_loss, commitment, diversity
 
 
 @dataclass
@@ -79,6 +94,8 @@ class LatentActionConfig(FlowPolicyConfig):
     """resolution at which the LAM decoder predicts o_{t+k}"""
     commitment: float = 0.25
     """VQ commitment weight (beta)"""
+    diversity_weight: float = 0.1
+    """weight of the codebook diversity loss (keeps codes in use)"""
     latent_policy_weight: float = 1.0
     """weight of the latent policy's cross-entropy"""
     policy_code_share: float = 0.5
@@ -92,6 +109,7 @@ class LatentActionConfig(FlowPolicyConfig):
         require(len(self.lam_channels) >= 1, "lam_channels must name at least one stage")
         require(0 <= self.policy_code_share <= 1, f"policy_code_share must be in [0, 1], got {self.policy_code_share}")
         require(self.commitment > 0 and self.latent_policy_weight > 0, "commitment and latent_policy_weight must be > 0")
+        require(self.diversity_weight >= 0, f"diversity_weight must be >= 0, got {self.diversity_weight}")
         require(
             self.future_size >= 8 and self.future_size & (self.future_size - 1) == 0,
             f"future_size must be a power of two >= 8, got {self.future_size}",
@@ -144,13 +162,17 @@ class LatentAction(FlowPolicy):
 
     # -- the latent action model -------------------------------------------------------------------
     def infer_latent_action(self, current: torch.Tensor, future: torch.Tensor):
-        """uint8 frames (B, H, W, 3) at t and t+k -> (quantised z (B, G, E), codes (B, G), VQ losses)."""
+        """uint8 frames (B, H, W, 3) at t and t+k -> (quantised z (B, G, E), codes (B, G), VQ losses, diversity loss)."""
         pair = torch.cat([to_unit(current), to_unit(future)], dim=1)  # (B, 6, H, W)
         z = self.lam_encoder.encode_maps(pair).view(-1, self.config.code_groups, self.config.code_dim)
         return self.quantizer(z)
 
-    def decode_future(self, current: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """(uint8 o_t (B, H, W, 3), z (B, G, E)) -> predicted o_{t+k} (B, 3, S, S) in [-1, 1]."""
+    def _small(self, x: torch.Tensor) -> torch.Tensor:
+        size = self.config.future_size
+        return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
+
+    def decode_change(self, current: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """(uint8 o_t (B, H, W, 3), z (B, G, E)) -> predicted o_{t+k} - o_t (B, 3, S, S)."""
         return self.lam_decoder(torch.cat([self.lam_context(current), z.flatten(1)], dim=-1))
 
     def code_logits(self, h: torch.Tensor) -> torch.Tensor:
@@ -160,7 +182,7 @@ class LatentAction(FlowPolicy):
     def _action_condition(self, h: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         # The codebook vectors are read as they are (detached): labels ground the latent actions
         # but do not reshape them; the codebook is learned from video alone.
-        return h + self.read_latent(self.quantizer.codebook(codes).detach().flatten(1))
+        return h + self.read_latent(self.quantizer.vectors(codes).detach().flatten(1))
 
     # -- verbs ---------------------------------------------------------------------------------------
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -168,11 +190,9 @@ class LatentAction(FlowPolicy):
         images, futures = shift_with_futures(batch, cfg.shift_pad)
         current, future = images[:, -1], futures[:, 0]
         # 1. LAM (every episode)
-        z, codes, codebook_loss, commitment = self.infer_latent_action(current, future)
-        target = to_unit(future)
-        if target.shape[-1] != cfg.future_size:
-            target = F.interpolate(target, size=(cfg.future_size, cfg.future_size), mode="area")
-        reconstruction = F.mse_loss(self.decode_future(current, z), target)
+        z, codes, codebook_loss, commitment, diversity = self.infer_latent_action(current, future)
+        target = self._small(to_unit(future)) - self._small(to_unit(current))  # the change, in [-2, 2]
+        reconstruction = F.mse_loss(self.decode_change(current, z), target)
         # 2. latent policy (every episode), against the LAM's codes
         h = self.encoder(images[:, -cfg.image_history :], self.state_norm(batch["state"]), batch["task_index"])
         logits = self.code_logits(h)
@@ -181,7 +201,8 @@ class LatentAction(FlowPolicy):
         own = logits.argmax(-1).detach()
         use_own = torch.rand(codes.shape[0], 1, device=codes.device) < cfg.policy_code_share
         action_loss = self.head.loss(self._action_condition(h, torch.where(use_own, own, codes)), batch)
-        loss = reconstruction + codebook_loss + cfg.commitment * commitment + cfg.latent_policy_weight * latent_policy + action_loss
+        loss = (reconstruction + codebook_loss + cfg.commitment * commitment + cfg.diversity_weight * diversity
+                + cfg.latent_policy_weight * latent_policy + action_loss)
         accuracy = (own == codes).float().mean()
         return loss, {
             "action_loss": float(action_loss.detach()),
@@ -207,5 +228,6 @@ class LatentAction(FlowPolicy):
     def predict(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         """The future the chosen latent action implies: LAM-decoded o_{t+k}, (B, 3, S, S) in [-1, 1]."""
         h = self.condition(observation)
-        z = self.quantizer.codebook(self.code_logits(h).argmax(-1))
-        return self.decode_future(observation["image"][:, -1], z)
+        current = observation["image"][:, -1]
+        change = self.decode_change(current, self.quantizer.vectors(self.code_logits(h).argmax(-1)))
+        return (self._small(to_unit(current)) + change).clamp(-1, 1)
