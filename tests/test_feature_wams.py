@@ -260,6 +260,7 @@ def test_label_masks_are_nested_across_budgets(tiny_dataset):
 
 
 def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
+    import dataclasses
     import json
 
     from conftest import TINY
@@ -283,6 +284,13 @@ def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
     stamp = (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns
     assert label_efficiency(cfg)["points"] == summary["points"]
     assert (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+    # the same run folders under another budget are refused, not silently reused
+    with pytest.raises(WamError, match="was trained with a budget of 0 min / 3 steps, not 0 min / 4 steps"):
+        label_efficiency(dataclasses.replace(cfg, steps=4))
+    with pytest.raises(WamError, match="names the same setting twice"):
+        dataclasses.replace(cfg, labels="1.0,1")
+    with pytest.raises(WamError, match="has no config field 'wings'"):
+        dataclasses.replace(cfg, model_overrides=("encoder-only:wings=2",))
 
 
 # -- the causality probe -------------------------------------------------------------------------------
