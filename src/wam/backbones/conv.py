@@ -7,6 +7,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from wam.errors import require
+from wam.substrates.autoencoder import ImageAutoencoder
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -113,12 +114,19 @@ def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | No
     return out
 
 
+def check_frame_size(size: int) -> None:
+    """FrameDecoder sizes: 4 px doubled by each stage."""
+    require(size >= 8 and size & (size - 1) == 0, f"future_size must be a power of two >= 8, got {size}")
+
+
 class FrameDecoder(nn.Module):
-    """A code (N, D) -> a frame (N, 3, S, S) in [-1, 1] (roughly): linear to 4x4, then x2 upsampling."""
+    """A code (N, D) -> a frame (N, 3, S, S) in [-1, 1] (roughly): linear to 4x4, then x2 upsampling.
+    `target` turns real frames into what it predicts."""
 
     def __init__(self, code_dim: int, size: int, channels: tuple[int, ...] = (64, 64, 32, 16)):
         super().__init__()
-        require(size >= 8 and size & (size - 1) == 0, f"future_size must be a power of two >= 8, got {size}")
+        check_frame_size(size)
+        self.size = size
         stages = size.bit_length() - 3  # 4 -> size
         widths = list(channels[: stages + 1]) + [channels[-1]] * max(0, stages + 1 - len(channels))
         self.widths = widths
@@ -133,3 +141,8 @@ class FrameDecoder(nn.Module):
     def forward(self, code: torch.Tensor) -> torch.Tensor:
         x = self.inp(code).view(code.shape[0], self.widths[0], 4, 4)
         return self.out(self.up(x))
+
+    def target(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 frames (N, H, W, 3) -> (N, 3, S, S) in [-1, 1], area-downsampled to this decoder's size."""
+        x = ImageAutoencoder.to_unit(images)
+        return x if x.shape[-1] == self.size else F.interpolate(x, size=(self.size, self.size), mode="area")

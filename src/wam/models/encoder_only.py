@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from wam.anatomy import Anatomy, Backbone, Coupling, FutureUse, Regime, Substrate
-from wam.backbones.conv import FrameDecoder
+from wam.backbones.conv import FrameDecoder, check_frame_size
 from wam.conditioning import shift_with_futures
 from wam.data.cache import DataSpec, WindowSpec
 from wam.errors import WamError, require
@@ -74,10 +74,7 @@ class EncoderOnlyConfig(FlowPolicyConfig):
         # strictly inside: at 1 the imagination projection never trains, at 0 acting without
         # imagination would be outside the head's training distribution
         require(0 < self.imagination_dropout < 1, f"imagination_dropout must be in (0, 1), got {self.imagination_dropout}")
-        require(
-            self.future_size >= 8 and self.future_size & (self.future_size - 1) == 0,
-            f"future_size must be a power of two >= 8, got {self.future_size}",
-        )
+        check_frame_size(self.future_size)
 
 
 @register
@@ -146,11 +143,7 @@ class EncoderOnly(FlowPolicy):
     def _future_target(self, futures: torch.Tensor) -> torch.Tensor:
         """uint8 (B, F, H, W, 3) -> (B, F, 3, S, S) in [-1, 1], area-downsampled."""
         b, f = futures.shape[:2]
-        x = futures.flatten(0, 1).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-        size = self.config.future_size
-        if x.shape[-1] != size:
-            x = F.interpolate(x, size=(size, size), mode="area")
-        return x.view(b, f, 3, size, size)
+        return self.decoder.target(futures.flatten(0, 1)).view(b, f, 3, self.config.future_size, self.config.future_size)
 
     def _action_condition(self, h: torch.Tensor, code: torch.Tensor | None) -> torch.Tensor:
         return h if code is None else h + self.imagination(code.flatten(1))

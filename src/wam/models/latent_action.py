@@ -33,17 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from wam.anatomy import Anatomy, Backbone, Coupling, FutureUse, Regime, Substrate
-from wam.backbones.conv import ConvEncoder, FrameDecoder
+from wam.backbones.conv import ConvEncoder, FrameDecoder, check_frame_size
 from wam.conditioning import shift_with_futures
 from wam.data.cache import DataSpec, WindowSpec
 from wam.errors import require
 from wam.models.base import register
 from wam.models.flow_policy import FlowPolicy, FlowPolicyConfig
+from wam.substrates.autoencoder import ImageAutoencoder
 
-
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
-    return images.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+to_unit = ImageAutoencoder.to_unit  # uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]
 
 
 class VectorQuantizer(nn.Module):
@@ -110,10 +108,7 @@ class LatentActionConfig(FlowPolicyConfig):
         require(0 <= self.policy_code_share <= 1, f"policy_code_share must be in [0, 1], got {self.policy_code_share}")
         require(self.commitment > 0 and self.latent_policy_weight > 0, "commitment and latent_policy_weight must be > 0")
         require(self.diversity_weight >= 0, f"diversity_weight must be >= 0, got {self.diversity_weight}")
-        require(
-            self.future_size >= 8 and self.future_size & (self.future_size - 1) == 0,
-            f"future_size must be a power of two >= 8, got {self.future_size}",
-        )
+        check_frame_size(self.future_size)
 
 
 @register
@@ -163,13 +158,9 @@ class LatentAction(FlowPolicy):
     # -- the latent action model -------------------------------------------------------------------
     def infer_latent_action(self, current: torch.Tensor, future: torch.Tensor):
         """uint8 frames (B, H, W, 3) at t and t+k -> (quantised z (B, G, E), codes (B, G), VQ losses, diversity loss)."""
-        pair = torch.cat([to_unit(current), to_unit(future)], dim=1)  # (B, 6, H, W)
+        pair = torch.cat([to_unit(current), to_unit(future)], dim=1)  # (B, 6, H, W) in [-1, 1]
         z = self.lam_encoder.encode_maps(pair).view(-1, self.config.code_groups, self.config.code_dim)
         return self.quantizer(z)
-
-    def _small(self, x: torch.Tensor) -> torch.Tensor:
-        size = self.config.future_size
-        return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
 
     def decode_change(self, current: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """(uint8 o_t (B, H, W, 3), z (B, G, E)) -> predicted o_{t+k} - o_t (B, 3, S, S)."""
@@ -191,7 +182,7 @@ class LatentAction(FlowPolicy):
         current, future = images[:, -1], futures[:, 0]
         # 1. LAM (every episode)
         z, codes, codebook_loss, commitment, diversity = self.infer_latent_action(current, future)
-        target = self._small(to_unit(future)) - self._small(to_unit(current))  # the change, in [-2, 2]
+        target = self.lam_decoder.target(future) - self.lam_decoder.target(current)  # the change, in [-2, 2]
         reconstruction = F.mse_loss(self.decode_change(current, z), target)
         # 2. latent policy (every episode), against the LAM's codes
         h = self.encoder(images[:, -cfg.image_history :], self.state_norm(batch["state"]), batch["task_index"])
@@ -230,4 +221,4 @@ class LatentAction(FlowPolicy):
         h = self.condition(observation)
         current = observation["image"][:, -1]
         change = self.decode_change(current, self.quantizer.vectors(self.code_logits(h).argmax(-1)))
-        return (self._small(to_unit(current)) + change).clamp(-1, 1)
+        return (self.lam_decoder.target(current) + change).clamp(-1, 1)
