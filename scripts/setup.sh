@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages for headless MuJoCo rendering: EGL (fast), OSMesa (software fallback).
-packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6)
+# Debian packages for headless MuJoCo rendering: EGL (fast), OSMesa (software fallback); and
+# Chromium's headless shell, in which a test opens the HTML report (wam.report.browser).
+packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 chromium-headless-shell)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -30,6 +30,9 @@ def test_unknown_names(tmp_path):
     assert_one_line_error(wam("collect", "--out", str(tmp_path / "d"), "--camera", "ceiling"), "unknown camera 'ceiling'", "corner2")
     assert_one_line_error(wam("train", "--model", "gpt-robot", "--steps", "1"), "unknown model 'gpt-robot'", "flow-policy")
     assert_one_line_error(wam("frobnicate"), "unknown command 'frobnicate'")
+    assert_one_line_error(wam("bench", "suite", "--models", "flow-policy,gpt-robot"), "wam suite: error: unknown model 'gpt-robot'")
+    assert_one_line_error(wam("probe", "--property", "persistence", "--horizon", "0"), "horizon must be in 1..")
+    assert_one_line_error(wam("eval", "--regime", "re-grounding", "--reground-every", "0"), "reground_every must be >= 1")
     assert not (tmp_path / "d").exists()
 
 

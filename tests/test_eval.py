@@ -150,3 +150,113 @@ def test_report_shows_accuracy_at_budget_and_the_label_efficiency_curve(tmp_path
     (tmp_path / "bad.json").write_text(json.dumps({"schema": "wam.sweep/1"}))
     with pytest.raises(WamError, match="not a `wam label-efficiency` result"):
         build_report(ReportConfig(results=[tmp_path / "a"], out=tmp_path / "r2", label_efficiency=[tmp_path / "bad.json"]))
+
+
+# -- failure tags ------------------------------------------------------------------------------------
+def _state(hand, obj, goal=(0.0, 0.9, 0.1)) -> np.ndarray:
+    s = np.zeros(39)
+    s[0:3], s[4:7], s[36:39] = hand, obj, goal
+    return s
+
+
+def test_failure_tags_name_the_first_stage_that_went_wrong():
+    from wam.eval.failures import FailureTracker, count_tags
+
+    obj0, far = (0.0, 0.6, 0.02), (0.3, 0.4, 0.3)
+
+    def tags(task, trajectory, success=False, ran_to_limit=True):
+        tracker = FailureTracker(task)
+        for hand, obj in [(far, obj0)] + trajectory:  # the first state after a step is the reference
+            tracker.update(_state(hand, obj))
+        return tracker.tags(success, ran_to_limit)
+
+    assert tags("pick-place-v3", [(far, obj0)], success=True) == []
+    assert tags("pick-place-v3", [(far, obj0)] * 3) == ["never_reached", "timed_out"]
+    assert tags("pick-place-v3", [(obj0, obj0)], ran_to_limit=False) == ["never_grasped"]
+    lifted = (0.0, 0.6, 0.1)
+    assert tags("pick-place-v3", [(lifted, lifted), (far, obj0)]) == ["dropped", "timed_out"]
+    # lifted and carried towards the goal, still held at the limit: progress, not a drop
+    assert tags("pick-place-v3", [(lifted, lifted), ((0.0, 0.8, 0.1), (0.0, 0.8, 0.1))]) == ["timed_out"]
+    assert tags("push-v3", [(obj0, obj0)]) == ["never_moved", "timed_out"]
+    pushed_back = (0.0, 0.5, 0.02)  # away from the goal at y = 0.9
+    assert tags("push-v3", [(obj0, obj0), (pushed_back, pushed_back)]) == ["wrong_contact", "timed_out"]
+    assert tags("push-v3", [(obj0, obj0), ((0.0, 0.7, 0.02), (0.0, 0.7, 0.02))]) == ["timed_out"]
+    goal = (0.0, 0.9, 0.1)
+    assert tags("reach-v3", [(far, obj0)]) == ["never_reached", "timed_out"]
+    assert tags("reach-v3", [((0.0, 0.9, 0.15), obj0)]) == ["timed_out"]  # came within reach of the goal
+    assert tags("reach-v3", [(goal, obj0)], success=True) == []
+
+    records = [{"task": "a", "success": True, "failure_tags": []}, {"task": "a", "success": False, "failure_tags": ["never_reached", "timed_out"]},
+               {"task": "b", "success": False, "failure_tags": ["dropped"]}, {"task": "b", "success": False}]
+    counts = count_tags(records)
+    assert counts["episodes"] == 3 and counts["failures"] == 2
+    assert counts["primary"]["never_reached"] == 1 and counts["primary"]["timed_out"] == 0 and counts["any"]["timed_out"] == 1
+    assert counts["per_task_primary"] == {"a": {"never_reached": 1}, "b": {"dropped": 1}}
+    assert count_tags([{"success": False}]) is None  # results from before tags existed
+
+
+def test_episodes_carry_failure_tags_from_the_simulator(tiny_checkpoint, tmp_path):
+    """A 5-step-trained policy fails reach in 10 steps; its episodes are tagged, and the expert's are not."""
+    from wam.envs.experts import ScriptedExpert
+    from wam.eval.failures import FailureTracker
+
+    result = evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "ev", episodes=2, max_steps=10, workers=1,
+                                 videos=0, tasks="reach-v3", action_steps=4))
+    for episode in result["episodes"]:
+        if episode["success"]:
+            assert episode["failure_tags"] == []
+        else:
+            assert episode["failure_tags"][0] in ("never_reached", "timed_out") and episode["failure_tags"][-1] == "timed_out"
+    assert result["failure_tags"]["episodes"] == 2
+    env = MetaWorldEnv("push-v3", resolution=32)
+    try:
+        expert = ScriptedExpert("push-v3")
+        _, info = env.reset(seed=0)
+        tracker = FailureTracker("push-v3")
+        for _ in range(500):
+            _, _, _, _, info = env.step(expert(info["privileged_state"]))
+            tracker.update(info["privileged_state"])
+            if info["success"]:
+                break
+        assert info["success"]
+        # the expert's episode clears every stage: it would be tagged timed_out only, were it cut short
+        assert tracker.tags(False, True) == ["timed_out"]
+    finally:
+        env.close()
+
+
+def test_report_shows_the_five_property_table_with_not_applicable_cells(tmp_path):
+    from wam.report.html import ReportConfig, build_report
+
+    result = {
+        "model": "m", "anatomy": {"kind": "WAM", "coupling": "joint generation"},
+        "protocol": {"env": "metaworld-v3", "tasks": ["reach-v3"], "episodes_per_task": 2, "seed_split": "heldout", "seeds": [1, 2],
+                     "camera": "corner2", "resolution": 64, "max_steps": 500, "shift": "none"},
+        "per_task": {"reach-v3": {"success": 0.5, "n": 2, "ci95": [0.1, 0.9]}},
+        "mean_success": 0.5, "pooled_ci95": [0.1, 0.9], "latency_ms": {"p50": 1.0, "p95": 2.0}, "params": 10,
+    }
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "eval.json").write_text(json.dumps(result))
+    probes = tmp_path / "probe"
+    probes.mkdir()
+    (probes / "causality.json").write_text(json.dumps({"schema": "wam.probe/1", "model": "m", "property": "causality", "applicable": True,
+                                                       "causal": True, "max_abs_action_change": 0.0, "calls": 40}))
+    (probes / "plausibility.json").write_text(json.dumps({"schema": "wam.probe/1", "model": "m", "property": "plausibility",
+                                                          "applicable": False, "reason": "no predicted future"}))
+    page = build_report(ReportConfig(results=[tmp_path / "a"], out=tmp_path / "r", probes=[probes])).read_text()
+    assert "The five WAM properties" in page and "causal: max action change 0 over 40 calls" in page
+    assert "not applicable: no predicted future" in page and page.count("<td>not measured</td>") == 3
+    (tmp_path / "x.json").write_text(json.dumps({"schema": "wam.sweep/1"}))
+    with pytest.raises(WamError, match="is not a `wam probe` result"):
+        build_report(ReportConfig(results=[tmp_path / "a"], out=tmp_path / "r2", probes=[tmp_path / "x.json"]))
+
+
+def test_evaluation_time_adds_up_over_resumed_runs_and_survives_a_re_summary(tmp_path):
+    from wam.runner.evaluate import evaluation_seconds
+
+    killed_then_resumed = [{"invocation": 1, "elapsed_s": 10.0}, {"invocation": 1, "elapsed_s": 30.0}, {"invocation": 2, "elapsed_s": 5.0}]
+    assert evaluation_seconds(killed_then_resumed, tmp_path / "none.json", 0.1) == 35.0
+    (tmp_path / "eval.json").write_text(json.dumps({"eval_seconds": 622.2}))
+    untimed = [{"task": "a"}, {"task": "b"}]  # episodes logged before the bookkeeping: keep the measured figure
+    assert evaluation_seconds(untimed, tmp_path / "eval.json", 0.1) == 622.2
+    assert evaluation_seconds(untimed, tmp_path / "none.json", 12.34) == 12.3

@@ -340,3 +340,49 @@ def test_generalization_probe_reports_success_per_named_shift(tiny_checkpoint, t
         ProbeConfig(checkpoint=tiny_checkpoint, property="generalization", shifts="none,fog")
     with pytest.raises(WamError, match="must include 'none'"):
         ProbeConfig(checkpoint=tiny_checkpoint, property="generalization", shifts="lighting-dim")
+
+
+# -- few-shot unseen tasks ---------------------------------------------------------------------------
+def test_init_from_keeps_trained_weights_and_gives_new_tasks_the_mean_task_row(tiny_checkpoint):
+    import torch
+
+    from wam.data.cache import DataSpec
+    from wam.train.checkpoint import load_model, read_model_config
+    from wam.train.finetune import checkpoint_config, init_from_checkpoint
+
+    trained, meta = load_model(tiny_checkpoint)
+    old = DataSpec.from_json(meta["data_spec"])
+    spec = DataSpec.from_json({**old.to_json(), "task_names": ["open the window wide", old.task_names[1]]})
+    config, _ = checkpoint_config(tiny_checkpoint, trained.name)
+    model = type(trained)(config, spec)
+    info = init_from_checkpoint(model, tiny_checkpoint)
+    assert info["new_tasks"] == ["open the window wide"] and info["known_tasks"] == [old.task_names[1]]
+    before, after = trained.state_dict(), model.state_dict()
+    table = next(k for k in after if k.endswith("task.weight"))
+    torch.testing.assert_close(after[table][1], before[table][1])  # a known task keeps its row, wherever it sits
+    torch.testing.assert_close(after[table][0], before[table].mean(0))  # a new one starts from the mean
+    assert all(torch.equal(after[k], before[k]) for k in after if k != table and not k.endswith("instruction_table"))
+    with pytest.raises(WamError, match="holds a 'flow-policy' model, not 'encoder-only'"):
+        checkpoint_config(tiny_checkpoint, "encoder-only")
+    assert read_model_config(tiny_checkpoint)["model"] == "flow-policy"
+
+
+def test_generalization_probe_learns_unseen_tasks_from_few_shots(tiny_checkpoint, tmp_path):
+    import json
+
+    from wam.runner.probe import ProbeConfig, probe
+
+    common = dict(checkpoint=tiny_checkpoint, property="generalization", tasks="reach-v3", shifts="none", episodes=1,
+                  workers=1, action_steps=4, max_steps=10)
+    result = probe(ProbeConfig(**common, out=tmp_path / "g", unseen_tasks="drawer-open-v3", shots=1, finetune_steps=2))
+    unseen = result["unseen_tasks"]
+    assert unseen["tasks"] == ["drawer-open-v3"] and unseen["shots"] == 1
+    for variant in ("finetuned", "scratch"):
+        assert unseen[variant]["episodes"] == 1 and set(unseen[variant]["per_task"]) == {"drawer-open-v3"}
+    root = tmp_path / "g" / "generalization" / "unseen"
+    finetuned = json.loads((root / "finetuned" / "model" / "config.json").read_text())
+    scratch = json.loads((root / "scratch" / "model" / "config.json").read_text())
+    assert finetuned["train"]["init_from"]["new_tasks"] == ["open the drawer"] and scratch["train"]["init_from"] is None
+    assert finetuned["data_spec"]["task_names"] == ["open the drawer"]
+    with pytest.raises(WamError, match="the model was trained on it"):
+        probe(ProbeConfig(**common, out=tmp_path / "h", unseen_tasks="reach-v3"))

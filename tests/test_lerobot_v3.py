@@ -176,3 +176,26 @@ def test_nan_is_refused(tmp_path):
     with pytest.raises(WamError, match="NaN"):
         write_dataset(tmp_path / "bad", [ep], features, 10)
     assert not (tmp_path / "bad").exists() and not (tmp_path / "bad.tmp").exists()
+
+
+def test_runs_started_side_by_side_build_the_cache_once(tiny_dataset, tmp_path):
+    """Two trainings started together on one dataset (a matched pair) must not write the same
+    temporary cache folder: the second waits on the build lock, then reuses the first's cache."""
+    import fcntl
+    import threading
+
+    first = TrainingCache(tiny_dataset, cache_dir=tmp_path / "a")  # where the lock for this dataset lives
+    lock_path = first.dir.parent / (first.dir.name + ".lock")
+    second_dir = tmp_path / "b"
+    second_dir.mkdir()
+    built: list[TrainingCache] = []
+    with open(second_dir / lock_path.name, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another run is building this cache
+        waiter = threading.Thread(target=lambda: built.append(TrainingCache(tiny_dataset, cache_dir=second_dir)))
+        waiter.start()
+        waiter.join(timeout=2.0)
+        assert waiter.is_alive() and not (second_dir / first.dir.name).exists()  # waits; writes nothing
+        fcntl.flock(held, fcntl.LOCK_UN)
+    waiter.join()
+    assert len(built) == 1 and len(built[0]) == len(first)
+    np.testing.assert_array_equal(built[0].action, first.action)

@@ -355,3 +355,12 @@ def test_interactability_probe_runs_on_the_latent_world_model(tiny_world_model, 
     result = probe(ProbeConfig(checkpoint=tiny_world_model, out=tmp_path / "p", tasks="reach-v3", states=1, candidates=2, max_warmup=3))
     assert result["applicable"] and list(result["per_offset"]) == ["1", "2", "3", "4"]
     assert all("psnr_db" not in row for row in result["per_offset"].values())  # latents only: no decoder
+    # persistence: no frames, but the latent keeps stepping, so the open loop runs past the training horizon
+    persistence = probe(ProbeConfig(checkpoint=tiny_world_model, out=tmp_path / "q", tasks="reach-v3", states=1, max_warmup=3,
+                                    property="persistence", horizon=12))
+    assert list(persistence["modes"]["open_loop"]["per_step"]) == [str(s) for s in range(1, 13)]
+    assert list(persistence["modes"]["regrounded"]["per_step"]) == [str(s) for s in range(1, 13)]  # three 4-step chunks
+    first = persistence["modes"]["open_loop"]["per_step"]["4"]["latent_mse"]
+    assert first == pytest.approx(persistence["modes"]["regrounded"]["per_step"]["4"]["latent_mse"])  # same first chunk
+    plausibility = probe(ProbeConfig(checkpoint=tiny_world_model, out=tmp_path / "r", tasks="reach-v3", states=1, property="plausibility"))
+    assert plausibility["applicable"] is False  # it scores futures; it does not act from one it exposes

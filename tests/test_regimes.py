@@ -69,3 +69,49 @@ def test_event_triggered_drops_the_rest_of_the_chunk_when_the_future_diverges():
     assert not regime.diverged(0.4) and not regime.needs_plan()
     assert regime.diverged(0.6) and regime.needs_plan() and regime.triggers == 1
     assert not Chunked().diverged(1e9)
+
+
+class _Imaginer:
+    """Acts with a chunk that encodes the mean of the image it was shown, and predicts a frame
+    (all pixels = 100 + call number) at offsets 2 and 4."""
+
+    name = "imaginer"
+
+    def __init__(self, offsets=(2, 4)):
+        self.offsets, self.seen, self.calls = list(offsets), [], 0
+
+    def act(self, observation, generator=None):
+        import torch
+
+        self.seen.append(observation["image"].clone())
+        self.calls += 1
+        return torch.full((1, 4, 4), float(observation["image"].float().mean()))
+
+    def last_prediction(self):
+        frames = np.full((1, len(self.offsets), 8, 8, 3), 100 + self.calls, dtype=np.uint8)
+        return {"offsets": self.offsets, "frames": frames, "latents": None}
+
+
+def test_re_grounding_acts_on_its_own_predicted_frame_between_measured_ones():
+    import torch
+
+    from wam.runner.regimes import Regrounding
+
+    measured = {"image": torch.zeros(1, 2, 8, 8, 3, dtype=torch.uint8), "state": torch.zeros(1, 2, 4), "task_index": torch.tensor([0])}
+    model, regime = _Imaginer(), Regrounding(action_steps=2, reground_every=3)
+    regime.reset()
+    for _ in range(4):
+        regime.call(model, measured, None)
+    shown = [int(img[0, -1, 0, 0, 0]) for img in model.seen]
+    # calls 1 and 4 see the camera; calls 2 and 3 see the frame the previous call predicted 2 steps ahead
+    assert shown == [0, 101, 102, 0] and regime.imagined_calls == 2
+    assert all(img.shape == (1, 2, 8, 8, 3) for img in model.seen)
+    # every call re-grounded is the chunked regime: the camera image every time
+    model, regime = _Imaginer(), Regrounding(action_steps=2, reground_every=1)
+    for _ in range(3):
+        regime.call(model, measured, None)
+    assert [int(img[0, -1, 0, 0, 0]) for img in model.seen] == [0, 0, 0]
+    with pytest.raises(WamError, match="needs the frame 3 steps ahead.*predicts offsets \\[2, 4\\]"):
+        Regrounding(action_steps=3, reground_every=2).call(_Imaginer(), measured, None)
+    with pytest.raises(WamError, match="reground_every must be >= 1"):
+        Regrounding(reground_every=0)

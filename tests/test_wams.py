@@ -462,6 +462,22 @@ def test_event_triggered_replans_when_the_predicted_latent_diverges(tiny_joint, 
     assert always["protocol"]["trigger_threshold"] == 1e-9
 
 
+def test_re_grounding_every_call_is_the_chunked_regime(tiny_joint, tmp_path):
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    def run(regime, name, action_steps=4, **kw):
+        return evaluate(EvalConfig(checkpoint=tiny_joint, out=tmp_path / name, tasks="reach-v3", episodes=1, workers=1,
+                                   videos=0, max_steps=12, action_steps=action_steps, regime=regime, **kw))
+
+    chunked, every_call, every_other = run("chunked", "c"), run("re-grounding", "r1", reground_every=1), run("re-grounding", "r2")
+    assert every_call["episodes"][0]["steps"] == chunked["episodes"][0]["steps"] == 12
+    assert every_call["prediction_error"] == chunked["prediction_error"]  # same actions, same predictions, same frames
+    assert every_other["protocol"]["reground_every"] == 2 and every_other["episodes"][0]["calls"] == 3
+    assert every_other["episodes"][0]["imagined_calls"] == 1 and every_call["episodes"][0]["imagined_calls"] == 0
+    with pytest.raises(WamError, match="re-grounding needs the frame 3 steps ahead"):
+        run("re-grounding", "r3", action_steps=3)
+
+
 @pytest.fixture(scope="module")
 def heldout_dataset(tmp_path_factory):
     """Episodes of the training tasks from other initial conditions than the tiny dataset's."""
@@ -491,6 +507,35 @@ def test_offline_eval_scores_actions_and_predictions_on_recorded_episodes(tiny_j
     a = offline_main(EvalConfig(checkpoint=tiny_checkpoint, offline=str(heldout_dataset), out=tmp_path / "p1", offline_frames=8))
     b = offline_main(EvalConfig(checkpoint=tiny_checkpoint, offline=str(heldout_dataset), out=tmp_path / "p2", offline_frames=8))
     assert a["prediction_error"] is None and a["action_mse"] == b["action_mse"]
+
+
+def test_persistence_and_plausibility_probes_run_on_the_joint_model(tiny_joint, tiny_checkpoint, tmp_path):
+    import json
+
+    from wam.runner.probe import ProbeConfig, probe
+
+    common = dict(checkpoint=tiny_joint, tasks="reach-v3", states=2, max_warmup=4)
+    persistence = probe(ProbeConfig(**common, property="persistence", out=tmp_path / "p", horizon=8))
+    assert persistence["applicable"] and set(persistence["modes"]) == {"open_loop", "regrounded"}
+    for mode in persistence["modes"].values():
+        assert list(mode["per_step"]) == ["2", "4", "6", "8"] and all(r["latent_mse"] > 0 and "psnr_db" in r for r in mode["per_step"].values())
+    # the first chunk starts from the same real observation either way; the second one does not
+    open_loop, regrounded = persistence["modes"]["open_loop"]["per_step"], persistence["modes"]["regrounded"]["per_step"]
+    assert open_loop["2"] == regrounded["2"] and open_loop["8"] != regrounded["8"]
+    assert (tmp_path / "p" / "persistence.png").stat().st_size > 0
+    assert json.loads((tmp_path / "p" / "persistence.json").read_text())["horizon"] == 8
+    plausibility = probe(ProbeConfig(**common, property="plausibility", out=tmp_path / "q"))
+    assert plausibility["applicable"] and list(plausibility["per_offset"]) == ["2", "4"]
+    row = plausibility["per_offset"]["4"]
+    assert row["n"] == 2 and row["hand_error_cm"] >= 0 and row["object_floor_cm"] >= 0 and "psnr_db" in row
+    # a policy has no world model: "not applicable", never an invented number
+    for prop in ("persistence", "plausibility"):
+        policy = probe(ProbeConfig(checkpoint=tiny_checkpoint, tasks="reach-v3", states=1, property=prop, out=tmp_path / prop))
+        assert policy["applicable"] is False and "modes" not in policy and "per_offset" not in policy
+    with pytest.raises(WamError, match="horizon must be in"):
+        ProbeConfig(**common, property="persistence", horizon=497)
+    with pytest.raises(WamError, match="at least one chunk"):
+        probe(ProbeConfig(**common, property="persistence", out=tmp_path / "r", horizon=2))
 
 
 def test_interactability_probe_compares_imagined_and_real_futures(tiny_joint, tiny_checkpoint, tmp_path):

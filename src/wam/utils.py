@@ -37,3 +37,19 @@ def worker_init(threads: int = 1) -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message="Constant\\(s\\) may be too high")
+
+
+def command_line(program: str, cfg) -> str:
+    """The command that reproduces a run of `program` from its dataclass config: every field that
+    differs from its default, as the typed CLI spells it (recorded in result JSON files)."""
+    import dataclasses
+
+    parts = [program]
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if isinstance(value, tuple) and f.name.endswith("overrides"):
+            parts += [f"--{f.name.replace('_', '-')} {v}" for v in value]
+        elif value != default:
+            parts.append(f"--{f.name.replace('_', '-')} {value}")
+    return " ".join(parts)

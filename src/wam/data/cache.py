@@ -113,8 +113,23 @@ class TrainingCache:
         keys = [image_key, action_key] + ([state_key] if state_key else []) + ([self.reward_key] if self.reward_key else [])
         self.dir = Path(cache_dir or default_cache_dir()) / _fingerprint(ds, keys)
         if not (self.dir / "done.json").exists():
-            self._build()
+            self._build_once()
         self._load()
+
+    def _build_once(self) -> None:
+        """Build under an exclusive lock: runs started side by side on one dataset (a matched pair
+        of trainings) would otherwise write the same temporary folder; the second one waits and
+        then reuses the first one's cache."""
+        import fcntl
+
+        self.dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.dir.with_name(self.dir.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if not (self.dir / "done.json").exists():
+                    self._build()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     # -- build -------------------------------------------------------------------------------
     def _build(self) -> None:

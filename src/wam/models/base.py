@@ -53,6 +53,9 @@ class WamModel(nn.Module):
     anatomy: ClassVar[Anatomy]
     config_class: ClassVar[type[ModelConfig]]
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    # forward dynamics that take any number of actions in one `imagine` call (a latent stepped
+    # action by action), not only one chunk: the persistence probe's open loop needs no frames then
+    imagines_any_horizon: ClassVar[bool] = False
     needs_action_labels: ClassVar[bool] = True  # a policy cannot learn from action-free episodes
     # "agent": acts in the closed loop (a policy or a WAM). "substrate": a trained component that
     # other models build on (e.g. the autoencoder); it trains with `wam train` but cannot be evaluated.

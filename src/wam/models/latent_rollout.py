@@ -122,6 +122,7 @@ class LatentRollout(WamModel):
     )
     config_class = LatentRolloutConfig
     capabilities = frozenset({"score", "forward_dynamics"})
+    imagines_any_horizon = True  # imagine() steps the latent through any number of actions
     runtime_options = {
         "planner": "select | cem | mppi",
         "samples": "N >= 1: proposals scored, or candidates per planner iteration",
@@ -276,10 +277,10 @@ class LatentRollout(WamModel):
 
     @torch.no_grad()
     def imagine(self, observation, actions, generator=None) -> dict:
-        """Latents after each of the chunk's first H actions (step-wise rollout); no frames: the
-        latent has no decoder."""
+        """Latents after each action (step-wise rollout, any number of steps: persistence runs it
+        past the training horizon); no frames: the latent has no decoder."""
         z = self._encode_observation(observation)
-        normed = self.action_norm(actions[:, : self.config.horizon])
+        normed = self.action_norm(actions)
         latents = []
         for k in range(normed.shape[1]):
             z = self.step(z, normed[:, k])

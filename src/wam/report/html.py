@@ -37,6 +37,10 @@ class ReportConfig:
     """copy rollout videos into the report folder (off: tables and plots only)"""
     label_efficiency: list[Path] = field(default_factory=list)
     """label-efficiency.json files from `wam label-efficiency` (success vs labelled episodes)"""
+    check: bool = False
+    """open the page in headless Chromium and fail if any image or video does not load"""
+    probes: list[Path] = field(default_factory=list)
+    """`wam probe` result files (<property>.json), or folders of them: the five-property table"""
 
 
 def load_result(path: Path) -> dict:
@@ -152,6 +156,77 @@ def label_efficiency_section(summaries: list[dict], out: Path) -> str:
     return "<h2>Label efficiency</h2>" + "".join(parts) if parts else ""
 
 
+PROPERTY_ORDER = ("interactability", "causality", "persistence", "plausibility", "generalization")
+
+
+def load_probes(paths: list[Path]) -> list[dict]:
+    """Probe results from files or folders (every <property>.json in a folder)."""
+    from wam.runner.probe import PROBE_SCHEMA
+
+    found = []
+    for path in map(Path, paths):
+        files = [path / f"{p}.json" for p in PROPERTY_ORDER if (path / f"{p}.json").exists()] if path.is_dir() else [path]
+        if not files:
+            raise WamError(f"no probe results (<property>.json) in {path}")
+        for f in files:
+            probe = read_json(f, "probe result")
+            if probe.get("schema") != PROBE_SCHEMA:
+                raise WamError(f"{f} is not a `wam probe` result")
+            found.append(probe)
+    return found
+
+
+def probe_headline(probe: dict) -> str:
+    """One cell of the five-property table: the property's headline number, or why it does not apply."""
+    if not probe.get("applicable"):
+        return f"not applicable: {probe.get('reason', '')}"
+    kind = probe["property"]
+    if kind == "interactability":
+        last = probe["per_offset"][max(probe["per_offset"], key=int)]
+        return (f"+{max(probe['per_offset'], key=int)} steps: identified {last['identification_accuracy']:.0%} "
+                f"(chance {probe['chance_identification']:.0%}), sensitivity {last['action_sensitivity']:+.4f}")
+    if kind == "causality":
+        return f"{'causal' if probe['causal'] else 'LEAKS'}: max action change {probe['max_abs_action_change']:.3g} over {probe['calls']} calls"
+    if kind == "persistence":
+        parts = []
+        for mode, m in probe["modes"].items():
+            step = max(m["per_step"], key=int)
+            parts.append(f"{mode.replace('_', ' ')} +{step}: latent MSE {m['per_step'][step]['latent_mse']:.4f}")
+        return "; ".join(parts)
+    if kind == "plausibility":
+        offset = max(probe["per_offset"], key=int)
+        row = probe["per_offset"][offset]
+        return (f"+{offset} steps: object {row['object_error_cm']:.1f} cm (floor {row['object_floor_cm']:.1f}), "
+                f"hand {row['hand_error_cm']:.1f} cm (floor {row['hand_floor_cm']:.1f})")
+    if kind == "generalization":
+        drops = {k: v["drop_vs_none"] for k, v in probe["per_shift"].items() if k != "none"}
+        text = "drop " + ", ".join(f"{k} {100 * v:+.0f} pts" for k, v in drops.items()) if drops else "no shift"
+        unseen = probe.get("unseen_tasks")
+        if unseen:
+            text += (f"; unseen tasks ({unseen['shots']} shots): finetuned {_pct(unseen['finetuned']['mean_success'])} "
+                     f"vs scratch {_pct(unseen['scratch']['mean_success'])}")
+        return text
+    return "unknown property"
+
+
+def probe_section(probes: list[dict]) -> str:
+    """Model x property, one headline cell each (definitions in docs/probes.md)."""
+    if not probes:
+        return ""
+    e = html.escape
+    table: dict[str, dict[str, str]] = {}
+    for probe in probes:
+        table.setdefault(probe["model"], {})[probe["property"]] = probe_headline(probe)
+    head = "".join(f"<th>{e(p)}</th>" for p in PROPERTY_ORDER)
+    rows = "".join(
+        f"<tr><td>{e(model)}</td>" + "".join(f"<td>{e(cells.get(p, 'not measured'))}</td>" for p in PROPERTY_ORDER) + "</tr>"
+        for model, cells in table.items()
+    )
+    return ("<h2>The five WAM properties</h2><p>Each measured against the simulator from exact states "
+            "(docs/probes.md); 'not measured' where no probe result was given.</p>"
+            f"<table><tr><th>model</th>{head}</tr>{rows}</table>")
+
+
 def _copy_media(r: dict, out: Path, slot: str) -> list[dict]:
     media = []
     for item in r.get("videos", []):
@@ -187,7 +262,8 @@ def build_report(cfg: ReportConfig) -> Path:
         r["prediction_media"] = (
             _copy_media({**r, "videos": r.get("prediction_videos", [])}, cfg.out, r["slot"]) if cfg.media else []
         )
-    extra = sweep_section([load_sweep(p) for p in cfg.sweeps], cfg.out)
+    extra = probe_section(load_probes(cfg.probes))
+    extra += sweep_section([load_sweep(p) for p in cfg.sweeps], cfg.out)
     extra += label_efficiency_section([read_json(Path(p), "label-efficiency result") for p in cfg.label_efficiency], cfg.out)
     page = render(cfg.title, results, extra)
     with atomic_path(cfg.out / "index.html") as tmp:
@@ -239,6 +315,32 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _failure_section(ranked: list[dict]) -> str:
+    """Primary failure tag counts per model (src/wam/eval/failures.py), from the simulator's state."""
+    from wam.eval.failures import TAGS
+
+    e = html.escape
+    head = "".join(f"<th>{e(t.replace('_', ' '))}</th>" for t in TAGS)
+    rows = []
+    for r in ranked:
+        tags = r.get("failure_tags")
+        if tags is None:
+            rows.append(f"<tr><td>{e(_name(r))}</td><td colspan='{len(TAGS) + 1}'>not recorded (evaluated before failure tags existed)</td></tr>")
+            continue
+        cells = "".join(f"<td>{tags['primary'][t]}</td>" for t in TAGS)
+        per_task = "; ".join(
+            f"{task.removesuffix('-v3')}: " + ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in counts.items())
+            for task, counts in (tags.get("per_task_primary") or {}).items()
+        )
+        detail = f"<details><summary>per task</summary><small>{e(per_task)}</small></details>" if per_task else ""
+        rows.append(f"<tr><td>{e(_name(r))}{detail}</td><td>{tags['failures']} / {tags['episodes']}</td>{cells}</tr>")
+    return (
+        "<h2>Why episodes failed</h2><p>Each failed episode gets one primary tag, the earliest stage of the task that "
+        "went wrong, read from the simulator's state (definitions in docs/probes.md).</p>"
+        f"<table><tr><th>model</th><th>failed</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def render(title: str, results: list[dict], extra: str = "") -> str:
     e = html.escape
     p = results[0]["protocol"]
@@ -287,6 +389,7 @@ def render(title: str, results: list[dict], extra: str = "") -> str:
         if fidelity_rows
         else ""
     )
+    failures = _failure_section(ranked)
     for r in results:
         for m in r.get("prediction_media", []):
             name = Path(m.get("mp4", m.get("strip", ""))).stem
@@ -327,6 +430,7 @@ th{{background:#f4f4f4}} small{{color:#666}} figure{{display:inline-block;margin
 <img src="success_vs_latency.png" alt="success vs latency"> <img src="success_vs_training.png" alt="success vs training compute">
 <img src="success_vs_labels.png" alt="success vs labelled episodes">
 {fidelity}
+{failures}
 {extra}
 <h2>Rollouts</h2>{''.join(media) or '<p>no rollout media</p>'}
 </body></html>
@@ -336,3 +440,11 @@ th{{background:#f4f4f4}} small{{color:#666}} figure{{display:inline-block;margin
 def report_main(cfg: ReportConfig) -> None:
     path = build_report(cfg)
     print(f"wrote {path}")
+    if cfg.check:
+        from wam.report.browser import check_in_browser
+
+        loaded = check_in_browser(path)
+        broken = [src for kind in ("images", "videos") for src, ok in loaded[kind].items() if not ok]
+        if broken:
+            raise WamError(f"{len(broken)} of the page's media did not load in Chromium: {', '.join(broken[:5])}")
+        print(f"checked in headless Chromium: {len(loaded['images'])} images and {len(loaded['videos'])} videos load")

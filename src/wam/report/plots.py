@@ -142,3 +142,24 @@ def label_efficiency_curve(summary: dict, path: Path) -> Path:
     ax.set_title("label efficiency (95% Wilson intervals)", fontsize=9)
     _save(fig, path)
     return path
+
+
+def persistence_plot(result: dict, path: Path) -> Path:
+    """Prediction error vs steps ahead, open loop and re-grounded (`wam probe --property persistence`)."""
+    modes = result["modes"]
+    has_psnr = any("psnr_db" in row for m in modes.values() for row in m["per_step"].values())
+    fig, axes = plt.subplots(1, 2 if has_psnr else 1, figsize=(10 if has_psnr else 5, 3.5), squeeze=False)
+    for mode, m in modes.items():
+        steps = [int(s) for s in m["per_step"]]
+        label = mode.replace("_", " ")
+        axes[0, 0].plot(steps, [row["latent_mse"] for row in m["per_step"].values()], marker=".", label=label)
+        if has_psnr:
+            axes[0, 1].plot(steps, [row.get("psnr_db", np.nan) for row in m["per_step"].values()], marker=".", label=label)
+    axes[0, 0].set(xlabel="steps ahead", ylabel="latent MSE", title=f"{result['model']}: persistence")
+    if has_psnr:
+        axes[0, 1].set(xlabel="steps ahead", ylabel="PSNR (dB)", title="predicted vs real frame")
+    for ax in axes[0]:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, path)
+    return path

@@ -16,7 +16,6 @@ Killed and rerun with the same command, it resumes the unfinished run and skips 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +24,8 @@ import tyro
 
 from wam.data.io import write_json
 from wam.errors import WamError, require
-from wam.models.base import model_class
+from wam.runner.matched import agent_list, check_budget, parse_model_overrides
+from wam.utils import command_line
 
 DEFAULT_MODELS = "flow-policy,encoder-only,teacher-target,latent-action"
 
@@ -86,26 +86,13 @@ class LabelEfficiencyConfig:
     """model config overrides as model:key=value, repeatable (e.g. --model-overrides encoder-only:future_weight=0.5)"""
 
     def __post_init__(self):
-        self.model_list = [m.strip() for m in self.models.split(",") if m.strip()]
-        require(len(self.model_list) >= 1, "--models must name at least one model")
-        for name in self.model_list:
-            model_class(name)  # unknown names fail here, listing the valid ones
-            require(model_class(name).role == "agent", f"'{name}' is a {model_class(name).role}, not an agent that acts")
+        self.model_list = agent_list(self.models, [])
         self.settings = [parse_setting(s) for s in self.labels.split(",") if s.strip()]
         require(len(self.settings) >= 1, "--labels must name at least one setting")
         names = [name for name, _, _ in self.settings]
         require(len(set(names)) == len(names), f"--labels names the same setting twice: {self.labels}")
         require(self.minutes > 0 or self.steps > 0, "set a budget: --minutes M or --steps N")
-        self.overrides: dict[str, list[str]] = {}
-        for item in self.model_overrides:
-            name, sep, pair = item.partition(":")
-            require(bool(sep) and "=" in pair, f"model override '{item}' is not model:key=value")
-            require(name in self.model_list, f"model override '{item}' names '{name}', which is not in --models")
-            self.overrides.setdefault(name, []).append(pair)
-        from wam.train.trainer import build_model_config
-
-        for name in self.model_list:  # a bad key or value fails now, not hours into the grid
-            build_model_config(name, tuple(self.overrides.get(name, ()))).validate()
+        self.overrides = parse_model_overrides(self.model_overrides, self.model_list)
 
 
 def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
@@ -117,7 +104,7 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
     for model in cfg.model_list:
         for name, fraction, per_task in cfg.settings:
             run = cfg.runs / model / name
-            check_budget(run, cfg)
+            check_budget(run, cfg.minutes, cfg.steps)
             checkpoint = train(
                 TrainConfig(
                     dataset=cfg.dataset, out=run, model=model, minutes=cfg.minutes, steps=cfg.steps,
@@ -156,7 +143,7 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
         "budget": {"minutes": cfg.minutes, "steps": cfg.steps, "threads": cfg.threads},
         "label_seed": cfg.label_seed,
         "protocol": protocol,
-        "command": command_line(cfg),
+        "command": command_line("wam label-efficiency", cfg),
         "points": points,
     }
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -165,37 +152,6 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
 
     label_efficiency_curve(summary, cfg.out / "label-efficiency.png")
     return summary
-
-
-def check_budget(run: Path, cfg: LabelEfficiencyConfig) -> None:
-    """A run folder trained (or training) under another budget is not silently reused."""
-    from wam.data.io import read_json
-
-    for path in (run / "checkpoints" / "latest.json", run / "model" / "config.json"):
-        if not path.exists():
-            continue
-        if path.name == "latest.json":
-            state = read_json(path.parent / read_json(path, "checkpoint pointer")["folder"] / "state.json", "training state")
-            saved = state.get("train_config", {})
-        else:
-            saved = (read_json(path, "model config").get("train") or {}).get("train_config", {})
-        if (float(saved.get("minutes", cfg.minutes)), int(saved.get("steps", cfg.steps))) != (float(cfg.minutes), int(cfg.steps)):
-            raise WamError(
-                f"{run} was trained with a budget of {saved.get('minutes')} min / {saved.get('steps')} steps, not "
-                f"{cfg.minutes} min / {cfg.steps} steps; use another --runs folder for another budget"
-            )
-
-
-def command_line(cfg: LabelEfficiencyConfig) -> str:
-    """The command that regenerates this result (recorded in the JSON)."""
-    parts = ["wam label-efficiency"]
-    for f in dataclasses.fields(cfg):
-        value = getattr(cfg, f.name)
-        if f.name == "model_overrides":
-            parts += [f"--model-overrides {v}" for v in value]
-        elif value != f.default:
-            parts.append(f"--{f.name.replace('_', '-')} {value}")
-    return " ".join(parts)
 
 
 def label_efficiency_main(cfg: LabelEfficiencyConfig) -> None:

@@ -12,6 +12,8 @@ Implemented so far:
   From one state, the model acts on its history alone and on the history handed together with the
   real future of the next chunk, or with the future of another (random) chunk, in the keys a
   training batch uses for futures; the same sampling noise each time. Any change is a leak.
+- **persistence** and **plausibility**: long open-loop imagination against the real future, and the
+  real outcome of the actions decoded from a predicted future (`wam.runner.probe_futures`).
 - **generalization** (the named visual shifts): closed-loop success on the held-out initial
   conditions under each named shift (`wam eval --shift`), beside the unshifted success on the
   same seeds, and the drop.
@@ -33,7 +35,7 @@ from wam.errors import WamError, require, unknown_choice
 from wam.runner.rollout import observation_batch
 
 PROBE_SCHEMA = "wam.probe/1"
-PROPERTIES = ("interactability", "causality", "generalization")
+PROPERTIES = ("interactability", "causality", "persistence", "plausibility", "generalization")
 
 
 @dataclass
@@ -43,7 +45,7 @@ class ProbeConfig:
     checkpoint: Path = Path("runs/mt10/joint-diffusion/model")
     """model folder written by `wam train`"""
     property: str = "interactability"
-    """which property: interactability, causality or generalization"""
+    """which property: interactability, causality, persistence, plausibility or generalization"""
     out: Path = Path("")
     """output folder (default: <checkpoint>/../probe)"""
     tasks: str = ""
@@ -54,6 +56,8 @@ class ProbeConfig:
     """action chunks per state: the expert's next chunk and candidates-1 uniformly random ones (causality: futures)"""
     max_warmup: int = 40
     """the expert runs a random 0..max_warmup steps from reset before a state is probed"""
+    horizon: int = 96
+    """persistence: expert steps imagined from each state (whole chunks of the model's length)"""
     seed: int = 0
     """seed of warm-up lengths, random chunks and the model's sampling noise"""
     shifts: str = "none,camera-pose,lighting-dim,colour-tint"
@@ -66,6 +70,12 @@ class ProbeConfig:
     """generalization: steps executed from each chunk before re-planning"""
     max_steps: int = 500
     """generalization: episode step limit"""
+    unseen_tasks: str = ""
+    """generalization: Meta-World tasks outside training, each learned from --shots demos by finetuning the checkpoint (and from scratch, for reference)"""
+    shots: int = 5
+    """generalization: demonstrations per unseen task (train-split seeds)"""
+    finetune_steps: int = 500
+    """generalization: training steps of each few-shot run (finetuned and from scratch alike)"""
 
     def __post_init__(self):
         self.checkpoint = Path(self.checkpoint)
@@ -77,6 +87,11 @@ class ProbeConfig:
         require(self.states >= 1, f"states must be >= 1, got {self.states}")
         require(self.candidates >= 2, f"candidates must be >= 2 (the probe compares futures), got {self.candidates}")
         require(self.max_warmup >= 0, f"max_warmup must be >= 0, got {self.max_warmup}")
+        from wam.envs.metaworld import MAX_PATH_LENGTH
+
+        require(self.property != "persistence" or 1 <= self.horizon <= MAX_PATH_LENGTH - self.max_warmup,
+                f"horizon must be in 1..{MAX_PATH_LENGTH - self.max_warmup} (Meta-World's {MAX_PATH_LENGTH}-step limit "
+                f"minus max_warmup), got {self.horizon}")
         from wam.envs.shifts import SHIFTS
 
         self.shift_list = [x.strip() for x in self.shifts.split(",") if x.strip()]
@@ -85,6 +100,11 @@ class ProbeConfig:
                 raise unknown_choice("visual shift", name, SHIFTS)
         require("none" in self.shift_list, "--shifts must include 'none', the unshifted reference")
         require(self.episodes >= 1, f"episodes must be >= 1, got {self.episodes}")
+        from wam.envs.metaworld import resolve_tasks
+
+        self.unseen_list = resolve_tasks(self.unseen_tasks) if self.unseen_tasks.strip() else ()
+        require(self.shots >= 1, f"shots must be >= 1, got {self.shots}")
+        require(self.finetune_steps >= 1, f"finetune_steps must be >= 1, got {self.finetune_steps}")
 
 
 def _history_batch(history: deque, task_index: int, n: int) -> dict[str, torch.Tensor]:
@@ -227,8 +247,49 @@ def generalization(cfg: ProbeConfig, result: dict, tasks: tuple[str, ...]) -> di
         row["drop_vs_none"] = rows["none"]["mean_success"] - row["mean_success"]
     result.update({"applicable": True, "tasks": list(tasks), "episodes_per_task": cfg.episodes,
                    "seeds": episode_seeds("heldout", cfg.episodes), "per_shift": rows})
+    if cfg.unseen_list:
+        result["unseen_tasks"] = few_shot_unseen_tasks(cfg)
     write_json(cfg.out / f"{cfg.property}.json", result)
     return result
+
+
+def few_shot_unseen_tasks(cfg: ProbeConfig) -> dict:
+    """Success on tasks outside training after learning each from `shots` demos: the checkpoint
+    finetuned (its weights; new task-embedding rows) against the same architecture trained from
+    scratch on the same demos for the same steps. Every step is a resumable wam run folder under
+    <out>/generalization/unseen/."""
+    from wam.data.collect import CollectConfig, collect
+    from wam.envs.metaworld import instruction_for
+    from wam.runner.evaluate import EvalConfig, evaluate
+    from wam.train.checkpoint import read_model_config
+    from wam.train.trainer import TrainConfig, train
+
+    meta = read_model_config(cfg.checkpoint)
+    trained = set(meta["data_spec"]["task_names"])
+    seen = [t for t in cfg.unseen_list if instruction_for(t) in trained]
+    require(not seen, f"--unseen-tasks {', '.join(seen)}: the model was trained on {'it' if len(seen) == 1 else 'them'}")
+    root = cfg.out / "generalization" / "unseen"
+    data = root / f"data-{cfg.shots}-shot"
+    collect(CollectConfig(out=data, tasks=",".join(cfg.unseen_list), episodes=cfg.shots, workers=cfg.workers))
+    runs = {}
+    for variant, weights in (("finetuned", True), ("scratch", False)):
+        checkpoint = train(TrainConfig(dataset=data, out=root / variant, model=meta["model"], steps=cfg.finetune_steps,
+                                       warmup_steps=max(1, cfg.finetune_steps // 10), init_from=cfg.checkpoint,
+                                       init_weights=weights, seed=cfg.seed))
+        r = evaluate(EvalConfig(checkpoint=checkpoint, out=root / variant / "eval", tasks=",".join(cfg.unseen_list),
+                                episodes=cfg.episodes, workers=cfg.workers, videos=0, sampling_seed=cfg.seed,
+                                action_steps=cfg.action_steps, max_steps=cfg.max_steps))
+        runs[variant] = {"mean_success": r["mean_success"], "pooled_ci95": r["pooled_ci95"], "episodes": len(r["episodes"]),
+                         "per_task": {t: v["success"] for t, v in r["per_task"].items()}}
+    return {
+        "tasks": list(cfg.unseen_list),
+        "shots": cfg.shots,
+        "demo_seeds": "train split (wam collect), disjoint from the held-out evaluation seeds",
+        "finetune_steps": cfg.finetune_steps,
+        "episodes_per_task": cfg.episodes,
+        **runs,
+        "gain_vs_scratch": runs["finetuned"]["mean_success"] - runs["scratch"]["mean_success"],
+    }
 
 
 def probe(cfg: ProbeConfig) -> dict:
@@ -237,8 +298,10 @@ def probe(cfg: ProbeConfig) -> dict:
 
     model, meta = load_model(cfg.checkpoint)
     result = {"schema": PROBE_SCHEMA, "model": meta["model"], "property": cfg.property, "checkpoint": str(cfg.checkpoint)}
-    if cfg.property == "interactability" and "forward_dynamics" not in model.capabilities:
+    if cfg.property in ("interactability", "persistence") and "forward_dynamics" not in model.capabilities:
         return _not_applicable(cfg, result, f"'{model.name}' has no forward dynamics: it cannot predict the future under given actions")
+    if cfg.property == "plausibility" and "predict" not in model.capabilities:
+        return _not_applicable(cfg, result, f"'{model.name}' does not act from a predicted future it exposes: no decoded actions to execute against it")
     if model.role != "agent":
         return _not_applicable(cfg, result, f"'{model.name}' is a {model.role}: it does not act")
     data_info = (meta.get("train") or {}).get("data_info") or {}
@@ -254,6 +317,12 @@ def probe(cfg: ProbeConfig) -> dict:
     generator = torch.Generator().manual_seed(cfg.seed)
     seeds = episode_seeds("heldout", cfg.states)
     per_offset: dict[int, dict[str, list]] = {}
+    states: list[dict] = []  # persistence and plausibility keep each state's result
+    if cfg.property == "plausibility":
+        require(len(tasks) * cfg.states >= 2, "plausibility needs at least 2 probe states (its position readout is cross-fitted on two halves)")
+    if cfg.property == "persistence":
+        require(cfg.horizon >= model.window.chunk,
+                f"horizon ({cfg.horizon}) must be at least one chunk of '{model.name}' ({model.window.chunk} steps)")
     camera = data_info.get("camera") or "corner2"
     with tqdm(total=len(tasks) * len(seeds), desc=f"probe {cfg.property}", unit="state") as bar:
         for task in tasks:
@@ -262,6 +331,15 @@ def probe(cfg: ProbeConfig) -> dict:
                 for seed in seeds:
                     warmup = int(rng.integers(0, cfg.max_warmup + 1))
                     task_index = model.spec.task_names.index(instruction_for(task))
+                    if cfg.property in ("persistence", "plausibility"):
+                        from wam.runner.probe_futures import persistence_state, plausibility_state
+
+                        if cfg.property == "persistence":
+                            states.append(persistence_state(model, env, seed, task_index, warmup, cfg.horizon, rng, generator))
+                        else:
+                            states.append(plausibility_state(model, env, seed, task_index, warmup, rng, generator))
+                        bar.update(1)
+                        continue
                     if cfg.property == "causality":
                         state = {"all": causality_state(model, env, seed, task_index, warmup, cfg.candidates, rng, cfg.seed + seed)}
                     else:
@@ -274,6 +352,24 @@ def probe(cfg: ProbeConfig) -> dict:
             finally:
                 env.close()
     common = {"applicable": True, "tasks": list(tasks), "states_per_task": cfg.states, "seeds": seeds, "candidates": cfg.candidates}
+    if cfg.property in ("persistence", "plausibility"):
+        from wam.runner.probe_futures import summarize_persistence, summarize_plausibility
+
+        del common["candidates"]
+        if cfg.property == "persistence":
+            result.update({**common, "horizon": cfg.horizon, "chunk": model.window.chunk, **summarize_persistence(states)})
+        else:
+            summary = summarize_plausibility(states)
+            if summary is None:
+                return _not_applicable(cfg, result, f"'{model.name}' predicted no future while acting (check its runtime options)")
+            result.update({**common, **summary})
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        if cfg.property == "persistence":
+            from wam.report.plots import persistence_plot
+
+            persistence_plot(result, cfg.out / "persistence.png")
+        write_json(cfg.out / f"{cfg.property}.json", result)
+        return result
     if cfg.property == "causality":
         acc = per_offset["all"]
         result.update({
@@ -326,6 +422,29 @@ def probe_main(cfg: ProbeConfig) -> None:
         for shift, row in result["per_shift"].items():
             lo, hi = row["pooled_ci95"]
             print(f"  {shift:14s} {row['mean_success']:6.1%} [{lo:.1%}, {hi:.1%}]  drop {100 * row['drop_vs_none']:+.1f} points")
+        unseen = result.get("unseen_tasks")
+        if unseen:
+            print(f"unseen tasks {', '.join(unseen['tasks'])}, {unseen['shots']} demos each, {unseen['finetune_steps']} steps:")
+            for variant in ("finetuned", "scratch"):
+                lo, hi = unseen[variant]["pooled_ci95"]
+                print(f"  {variant:14s} {unseen[variant]['mean_success']:6.1%} [{lo:.1%}, {hi:.1%}]")
+    elif cfg.property == "persistence":
+        print(f"{result['model']}: imagined vs real future along {result['horizon']} expert steps, "
+              f"{len(result['tasks'])} tasks x {result['states_per_task']} states")
+        if result["open_loop_not_applicable"]:
+            print(f"  open loop not applicable: {result['open_loop_not_applicable']}")
+        for mode, m in result["modes"].items():
+            steps = list(m["per_step"])
+            picks = sorted({steps[0], steps[len(steps) // 2], steps[-1]}, key=int)
+            errors = ", ".join(f"+{s}: {m['per_step'][s]['latent_mse']:.4f}" for s in picks)
+            last = m["cost"][max(m["cost"], key=int)]
+            print(f"  {mode:10s} latent MSE {errors}; {last['seconds_mean'] * 1000:.0f} ms to imagine, peak RSS {last['peak_rss_mib']:.0f} MiB")
+    elif cfg.property == "plausibility":
+        print(f"{result['model']}: predicted future vs the real outcome of its own decoded chunk")
+        for offset, row in result["per_offset"].items():
+            psnr = f", PSNR {row['psnr_db']:.2f} dB" if "psnr_db" in row else ""
+            print(f"  +{offset:>2s} steps: latent MSE {row['latent_mse']:.4f}{psnr}; hand {row['hand_error_cm']:.1f} cm "
+                  f"(readout floor {row['hand_floor_cm']:.1f}), object {row['object_error_cm']:.1f} cm (floor {row['object_floor_cm']:.1f})")
     elif cfg.property == "causality":
         verdict = "causal" if result["causal"] else "LEAKS future information"
         print(

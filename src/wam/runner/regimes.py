@@ -193,7 +193,60 @@ class EventTriggered(Chunked):
         return {**super().describe(), "regime": self.name, "trigger_threshold": self.threshold}
 
 
-REGIMES = {"chunked": Chunked, "async": Async, "event-triggered": EventTriggered, "open-loop": OpenLoop}
+@dataclass
+class Regrounding(Chunked):
+    """Act on imagined observations, re-grounded in measured ones every `reground_every` calls.
+
+    Between re-groundings the camera image the model acts on is its own prediction of it: the
+    frame it predicted `action_steps` ahead at the previous call (where that call's executed
+    actions end), filling the image history as the runner fills it at reset. Every
+    `reground_every`-th call (the first included) sees the measured image. Proprio is measured at
+    every call, as a robot always reads its joints. reground_every = 1 is the chunked regime; a
+    large value is a plan made in imagination and corrected every M chunks, so the gap between
+    the two measures how far the model's imagination can stand in for its camera. Needs a model
+    that predicts the frame at the executed offset ("predict" capability); decoding that frame is
+    part of the timed call, since the next call needs it.
+    """
+
+    reground_every: int = 2
+    name: str = "re-grounding"
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.reground_every >= 1, f"reground_every must be >= 1, got {self.reground_every}")
+        self._calls, self._imagined = 0, None
+        self.imagined_calls = 0  # calls that acted on an imagined image, for the record
+
+    def reset(self) -> None:
+        super().reset()
+        self._calls, self._imagined, self.imagined_calls = 0, None, 0
+
+    def call(self, model, observation, generator) -> np.ndarray:
+        import torch
+
+        if self._calls % self.reground_every != 0:
+            observation = {**observation, "image": self._imagined}
+            self.imagined_calls += 1
+        chunk = model.act(observation, generator=generator)[0].numpy()
+        self._calls += 1
+        if self.reground_every > 1:
+            prediction = model.last_prediction()
+            offsets = [] if prediction is None else list(prediction["offsets"])
+            require(
+                self.action_steps in offsets,
+                f"re-grounding needs the frame {self.action_steps} steps ahead (--action-steps) among the model's "
+                f"predictions; '{getattr(model, 'name', 'model')}' predicts offsets {offsets or 'none'}",
+            )
+            frame = torch.from_numpy(np.ascontiguousarray(prediction["frames"][:, offsets.index(self.action_steps)]))
+            n = observation["image"].shape[1]
+            self._imagined = frame[:, None].expand(-1, n, -1, -1, -1).contiguous()
+        return chunk
+
+    def describe(self) -> dict:
+        return {**super().describe(), "regime": self.name, "reground_every": self.reground_every}
+
+
+REGIMES = {"chunked": Chunked, "async": Async, "event-triggered": EventTriggered, "re-grounding": Regrounding, "open-loop": OpenLoop}
 # Runner strategies any chunked model supports, with no declaration of its own (event-triggered
-# also needs a model that predicts its future; the evaluation checks that).
-RUNNER_REGIMES = {"async": "chunked", "event-triggered": "chunked"}
+# and re-grounding also need a model that predicts its future; the evaluation checks that).
+RUNNER_REGIMES = {"async": "chunked", "event-triggered": "chunked", "re-grounding": "chunked"}

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from wam.envs.metaworld import MetaWorldEnv
+from wam.eval.failures import FailureTracker
 from wam.models.base import WamModel
 from wam.runner.regimes import Async, Chunked, EventTriggered, OpenLoop
 
@@ -44,6 +45,8 @@ class EpisodeResult:
     predictions: list[tuple] = field(default_factory=list)
     final_state: list[float] = field(default_factory=list)
     triggers: int = 0  # early replans (event-triggered regime)
+    imagined_calls: int = 0  # calls that acted on the model's own predicted image (re-grounding regime)
+    failure_tags: list[str] = field(default_factory=list)  # why it failed, primary first (wam.eval.failures)
 
     def record(self) -> dict:
         return {
@@ -54,6 +57,8 @@ class EpisodeResult:
             "calls": len(self.latencies),
             "success_at_reset": self.success_at_reset,
             "triggers": self.triggers,
+            "imagined_calls": self.imagined_calls,
+            "failure_tags": self.failure_tags,
         }
 
 
@@ -71,6 +76,7 @@ def run_episode(
     model.reset()
     regime.reset()
     obs, _ = env.reset(seed=seed)
+    failures = FailureTracker(env.task)  # the runner's, never the model's
     history = deque([obs] * model.window.n_obs_steps, maxlen=model.window.n_obs_steps)
     result = EpisodeResult(env.task, seed, False, 0)
     if record_video:
@@ -93,6 +99,7 @@ def run_episode(
                         pending.setdefault(step + offset, []).append((offset, prediction["frames"][0, i], latent))
         obs, _, _, truncated, info = env.step(regime.next_action())
         history.append(obs)
+        failures.update(info["privileged_state"])
         result.steps = step + 1
         for offset, frame, latent in pending.pop(step + 1, []):
             real = obs["image"]
@@ -114,4 +121,6 @@ def run_episode(
         if truncated:
             break
     result.final_state = env.privileged_state.tolist()
+    result.imagined_calls = getattr(regime, "imagined_calls", 0)
+    result.failure_tags = failures.tags(result.success, ran_to_limit=result.steps >= min(max_steps, env.max_steps))
     return result

@@ -94,9 +94,16 @@ class TrainConfig:
     """start over even if the run folder holds a checkpoint"""
     model_overrides: tuple[str, ...] = ()
     """model config overrides as key=value, e.g. --model-overrides chunk=8 n_obs_steps=1"""
+    init_from: Path = Path("")
+    """finetune: start from this trained model folder (same --model; new tasks get new task-embedding rows)"""
+    init_weights: bool = True
+    """with --init-from: copy its trained weights (false: its config with fresh weights, the from-scratch reference)"""
 
     def __post_init__(self):
         self.dataset, self.out = Path(self.dataset), Path(self.out)
+        self.init_from = Path(self.init_from) if str(self.init_from) not in ("", ".") else None
+        require(self.init_from is None or not self.model_overrides,
+                "--init-from builds the trained model's own config; --model-overrides cannot change it")
         require(self.steps >= 0, f"steps must be >= 0, got {self.steps}")
         require(self.minutes >= 0, f"minutes must be >= 0, got {self.minutes}")
         require(self.steps > 0 or self.minutes > 0, "set a budget: --steps N and/or --minutes M")
@@ -207,7 +214,12 @@ class Trainer:
         if self.rank != 0:
             self.cache = TrainingCache(cfg.dataset, image_key=cfg.image_key or None)
         cls = model_class(cfg.model)
-        model_cfg = build_model_config(cfg.model, cfg.model_overrides)
+        if cfg.init_from is not None:
+            from wam.train.finetune import checkpoint_config
+
+            model_cfg, _ = checkpoint_config(cfg.init_from, cfg.model)
+        else:
+            model_cfg = build_model_config(cfg.model, cfg.model_overrides)
         self.model: WamModel = cls(model_cfg, self.cache.spec()).to(self.device)
         # Frames whose action labels the model may read: the dataset's own action-free flags and
         # the label-fraction study both withhold labels.
@@ -224,6 +236,11 @@ class Trainer:
             from wam.data.language import embed_instructions
 
             self.model.set_instruction_embeddings(torch.from_numpy(embed_instructions(self.cache.spec().task_names)))
+        self.finetune = None
+        if cfg.init_from is not None and cfg.init_weights:  # after the normalisation and embeddings it overrides or keeps
+            from wam.train.finetune import init_from_checkpoint
+
+            self.finetune = init_from_checkpoint(self.model, cfg.init_from)
         self.ddp_model = (
             torch.nn.parallel.DistributedDataParallel(
                 # a model that may skip a branch on some batches (e.g. the skip-future path)
@@ -255,6 +272,7 @@ class Trainer:
             "labelled_episodes": int(len(np.unique(self.cache.episode_index[self.labelled]))),
             "total_episodes": int(self.cache.num_episodes),
             "train_config": json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str)),
+            "init_from": self.finetune,
             "data_info": {
                 "tasks": self.cache.dataset.extra_info.get("tasks"),
                 "camera": self.cache.dataset.extra_info.get("collection", {}).get("camera"),
@@ -312,8 +330,9 @@ class Trainer:
             raise WamError(f"{self.cfg.out} was trained with another model config; use --overwrite or another --out")
         saved_train = state.get("train_config", {})
         now = json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str))
-        for key in ("dataset", "batch_size", "seed", "label_seed", "label_fraction", "labelled_per_task", "image_key"):
-            if saved_train.get(key) != now.get(key):
+        defaults = {"init_from": None, "init_weights": True}  # runs saved before these existed
+        for key in ("dataset", "batch_size", "seed", "label_seed", "label_fraction", "labelled_per_task", "image_key", "init_from", "init_weights"):
+            if saved_train.get(key, defaults.get(key)) != now.get(key):
                 raise WamError(
                     f"{self.cfg.out} was trained with {key}={saved_train.get(key)!r}, not {now.get(key)!r}; "
                     "resume with the same settings, or use --overwrite or another --out"

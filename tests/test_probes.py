@@ -1,0 +1,134 @@
+"""The world-model probes on cases with a known answer.
+
+A model whose world model is the true simulator must score perfect interactability, persistence
+and plausibility; a model that ignores its action input must score zero interactability. Both are
+test doubles built on a live MetaWorldEnv, so the answers do not depend on any learning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wam.data.cache import WindowSpec
+from wam.envs.metaworld import MetaWorldEnv
+
+TASK = "push-v3"
+
+
+def _pooled(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> a small float latent (N, 3 * 8 * 8): enough for a linear readout."""
+    x = frames.permute(0, 3, 1, 2).float() / 255.0
+    return F.adaptive_avg_pool2d(x, 8).flatten(1)
+
+
+class SimulatorWorldModel:
+    """Imagines by replaying actions in the real simulator. It remembers the simulator state behind
+    every frame it has seen or produced, so it can continue from its own imagined frames (open
+    loop) exactly as from real ones; the env is always left where the caller had it."""
+
+    name, role = "simulator", "agent"
+    capabilities = frozenset({"predict", "forward_dynamics"})
+    imagines_any_horizon = False
+    window = WindowSpec(n_obs_steps=1, chunk=4, future_offsets=(2, 4))
+
+    def __init__(self, env: MetaWorldEnv, ignore_actions: bool = False):
+        self.env, self.ignore_actions = env, ignore_actions
+        self.states: dict[bytes, dict] = {}
+        self._prediction = None
+        self._rng = np.random.default_rng(0)
+
+    def reset(self):
+        pass
+
+    def encode_observation(self, observation):
+        return _pooled(observation["image"][:, -1])
+
+    def imagine(self, observation, actions, generator=None):
+        here = self.env.snapshot()
+        frames = []
+        for b in range(actions.shape[0]):
+            key = observation["image"][b, -1].numpy().tobytes()
+            start = self.states.setdefault(key, here)  # an unseen frame: the env is where it shows
+            self.env.restore(start)
+            row = []
+            for t, action in enumerate(actions[b].numpy(), start=1):
+                obs, *_ = self.env.step(np.zeros(4) if self.ignore_actions else action)
+                self.states.setdefault(obs["image"].tobytes(), self.env.snapshot())
+                if t in self.window.future_offsets or self.imagines_any_horizon:
+                    row.append(obs["image"])
+            frames.append(np.stack(row))
+        self.env.restore(here)
+        frames = np.stack(frames)  # (B, F, H, W, 3)
+        offsets = list(range(1, actions.shape[1] + 1)) if self.imagines_any_horizon else list(self.window.future_offsets)
+        latents = _pooled(torch.from_numpy(frames).flatten(0, 1)).view(len(frames), len(offsets), -1)
+        return {"offsets": offsets, "latents": latents, "frames": frames}
+
+    def act(self, observation, generator=None):
+        chunk = torch.from_numpy(self._rng.uniform(-1, 1, (1, self.window.chunk, 4)).astype(np.float32))
+        self._prediction = self.imagine(observation, chunk)
+        return chunk
+
+    def last_prediction(self):
+        return self._prediction
+
+
+@pytest.fixture()
+def env():
+    e = MetaWorldEnv(TASK, resolution=32)
+    yield e
+    e.close()
+
+
+def test_the_simulator_as_world_model_scores_perfect_interactability_and_an_action_blind_one_zero(env):
+    from wam.runner.probe import interactability_state
+
+    def probe(model):
+        return interactability_state(model, env, seed=1_000_000, task_index=0, warmup=10, candidates=4,
+                                     rng=np.random.default_rng(0), generator=None)
+
+    perfect = probe(SimulatorWorldModel(env))
+    for row in perfect.values():
+        assert max(row["matched_latent_mse"]) == 0.0 and row["matched_psnr"] == 100.0
+        assert all(row["identified"]) and min(row["mismatched_latent_mse"]) > 0
+    blind = probe(SimulatorWorldModel(env, ignore_actions=True))
+    for row in blind.values():
+        # one prediction for every chunk: as close to other chunks' futures as to its own, on average
+        sensitivity = np.mean(row["mismatched_latent_mse"]) - np.mean(row["matched_latent_mse"])
+        assert abs(sensitivity) < 1e-6 and max(row["matched_latent_mse"]) > 0
+
+
+def test_persistence_of_the_simulator_is_perfect_open_loop_and_regrounded(env):
+    from wam.runner.probe_futures import persistence_state, summarize_persistence
+
+    model = SimulatorWorldModel(env)
+    states = [persistence_state(model, env, seed=s, task_index=0, warmup=5, horizon=12, rng=np.random.default_rng(s), generator=None)
+              for s in (1_000_000, 1_000_001)]
+    summary = summarize_persistence(states)
+    assert set(summary["modes"]) == {"open_loop", "regrounded"} and summary["open_loop_not_applicable"] is None
+    for mode in summary["modes"].values():
+        assert list(mode["per_step"]) == ["2", "4", "6", "8", "10", "12"]  # offsets 2 and 4 of three chunks
+        assert all(row["latent_mse"] == 0.0 and row["psnr_db"] == 100.0 for row in mode["per_step"].values())
+        assert list(mode["cost"]) == ["4", "8", "12"] and mode["cost"]["12"]["seconds_mean"] >= mode["cost"]["4"]["seconds_mean"]
+    # an action-blind model drifts from the real future the further it imagines
+    blind = summarize_persistence([persistence_state(SimulatorWorldModel(env, ignore_actions=True), env, seed=1_000_000, task_index=0,
+                                                     warmup=5, horizon=12, rng=np.random.default_rng(0), generator=None)])
+    errors = [row["latent_mse"] for row in blind["modes"]["open_loop"]["per_step"].values()]
+    assert errors[-1] > errors[0] > 0
+
+
+def test_plausibility_of_the_simulator_is_perfect_down_to_the_readout_floor(env):
+    from wam.runner.probe_futures import plausibility_state, summarize_plausibility
+
+    model = SimulatorWorldModel(env)
+    states = [plausibility_state(model, env, seed=s, task_index=0, warmup=int(w), rng=np.random.default_rng(s), generator=None)
+              for s, w in zip(range(1_000_000, 1_000_006), (0, 5, 10, 15, 20, 25))]
+    summary = summarize_plausibility(states)
+    assert list(summary["per_offset"]) == ["2", "4"]
+    for row in summary["per_offset"].values():
+        assert row["n"] == 6 and row["latent_mse"] == 0.0 and row["psnr_db"] == 100.0
+        # the prediction is the real outcome, so its positions are read exactly as the real frame's
+        assert row["hand_error_cm"] == pytest.approx(row["hand_floor_cm"]) and row["object_error_cm"] == pytest.approx(row["object_floor_cm"])
+    assert summarize_plausibility([None, None]) is None  # predicted nothing: no number

@@ -1,0 +1,60 @@
+"""`wam suite`: the matched comparison, end to end on tiny budgets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wam.errors import WamError
+
+
+def test_suite_trains_evaluates_and_reports_every_model_at_one_budget(tiny_dataset, tmp_path):
+    from wam.runner.suite import SuiteConfig, suite
+
+    cfg = dict(dataset=tiny_dataset, models="flow-policy,joint-diffusion", minutes=0, steps=3, autoencoder_steps=2,
+               episodes=1, tasks="reach-v3", workers=1, videos=0, max_steps=8, action_steps=4,
+               runs=tmp_path / "runs", out=tmp_path / "out")
+    summary = suite(SuiteConfig(**cfg))
+    assert [r["model"] for r in summary["models"]] == ["flow-policy", "joint-diffusion"]
+    # the pixel WAM pays for its autoencoder out of the same budget
+    assert [r["training_steps"] for r in summary["models"]] == [3, 1]
+    auto = json.loads((tmp_path / "runs" / "autoencoder" / "model" / "config.json").read_text())
+    assert auto["train"]["steps"] == 2
+    for name in ("flow-policy", "joint-diffusion"):
+        result = json.loads((tmp_path / "out" / name / "eval.json").read_text())
+        assert result["protocol"]["episodes_per_task"] == 1 and result["failure_tags"]["episodes"] == 1
+    page = (tmp_path / "out" / "report" / "index.html").read_text()
+    assert "flow-policy" in page and "joint-diffusion" in page and "Why episodes failed" in page
+    assert "--steps 3" in summary["command"] and (tmp_path / "out" / "suite.json").exists()
+    # rerun: everything is finished, so nothing trains or runs again
+    log = tmp_path / "out" / "flow-policy" / "episodes.jsonl"
+    episodes = log.read_text()
+    assert suite(SuiteConfig(**cfg))["models"] == summary["models"]
+    assert log.read_text() == episodes and len(episodes.splitlines()) == 1
+    with pytest.raises(WamError, match="trained with a budget"):
+        suite(SuiteConfig(**{**cfg, "steps": 4}))
+
+
+def test_suite_refuses_bad_input_before_training(tiny_dataset, tmp_path):
+    from wam.runner.suite import SuiteConfig, agent_models
+
+    assert "autoencoder" not in agent_models() and {"flow-policy", "latent-rollout", "encoder-only"} <= set(agent_models())
+    base = dict(dataset=tiny_dataset, runs=tmp_path / "r", out=tmp_path / "o")
+    with pytest.raises(WamError, match="unknown model 'diffusion-magic'"):
+        SuiteConfig(**base, models="flow-policy,diffusion-magic")
+    with pytest.raises(WamError, match="is a substrate"):
+        SuiteConfig(**base, models="autoencoder")
+    with pytest.raises(WamError, match="must be above 0 and leave part"):
+        SuiteConfig(**base, models="joint-diffusion", minutes=5, autoencoder_minutes=5)
+    with pytest.raises(WamError, match="must be above 0 and below --steps"):
+        SuiteConfig(**base, models="joint-diffusion", minutes=0, steps=100)  # a steps budget needs the autoencoder's steps
+    # the default: every agent; the proposer trains before the scorer; only true autoencoder users pay for it
+    default = SuiteConfig(**base)
+    assert set(default.model_list) == set(agent_models()) and default.model_list[0] == "flow-policy"
+    assert default.autoencoder_users == {"joint-diffusion", "predict-then-act"}  # teacher-target's default teacher is EMA
+    assert SuiteConfig(**base, models="teacher-target", model_overrides=("teacher-target:teacher=autoencoder",)).autoencoder_users == {"teacher-target"}
+    with pytest.raises(WamError, match="latent-rollout select among another model's chunks"):
+        SuiteConfig(**base, models="latent-rollout,encoder-only")
+    with pytest.raises(WamError, match="names 'encoder-only', which is not in --models"):
+        SuiteConfig(**base, models="flow-policy", model_overrides=("encoder-only:future_weight=0.5",))
