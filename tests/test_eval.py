@@ -260,3 +260,23 @@ def test_evaluation_time_adds_up_over_resumed_runs_and_survives_a_re_summary(tmp
     untimed = [{"task": "a"}, {"task": "b"}]  # episodes logged before the bookkeeping: keep the measured figure
     assert evaluation_seconds(untimed, tmp_path / "eval.json", 0.1) == 622.2
     assert evaluation_seconds(untimed, tmp_path / "none.json", 12.34) == 12.3
+
+
+def test_evaluations_record_flops_per_call_and_worker_memory(tiny_checkpoint, tmp_path):
+    from wam.eval.metrics import flops_per_call
+
+    result = evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "ev", episodes=1, max_steps=4, workers=1,
+                                 videos=0, tasks="reach-v3", action_steps=4))
+    model, _ = load_model(tiny_checkpoint)
+    # counted, not estimated: the same count from the same weights, and more than the image encoder's first layer alone
+    assert result["flops_per_call"] == flops_per_call(model, model.window.n_obs_steps, tuple(model.spec.image_shape), model.spec.state_dim)
+    assert result["flops_per_call"] > 1e5 and result["worker_peak_rss_mib"] > 50
+
+    class Broken:
+        def reset(self):
+            pass
+
+        def act(self, observation, generator=None):
+            raise RuntimeError("no")
+
+    assert flops_per_call(Broken(), 1, (8, 8, 3), 4) is None

@@ -45,3 +45,27 @@ def control_rate(latency_ms: dict[str, float], executed_steps: int, control_hz: 
         "feasible_p50": bool(per_step["p50"] < budget),
         "feasible_p95": bool(per_step["p95"] < budget),
     }
+
+
+def flops_per_call(model, n_obs_steps: int, image_shape: tuple[int, int, int], state_dim: int) -> int | None:
+    """Floating-point operations of one `act` call (batch of one), counted by torch's
+    FlopCounterMode: matrix multiplies and convolutions, the operations that dominate these
+    networks (elementwise ops are not counted). A planner's FLOPs include every candidate it
+    rolls out and its proposer's call. None if the count fails: never an estimate."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    observation = {
+        "image": torch.zeros(1, n_obs_steps, *image_shape, dtype=torch.uint8),
+        "state": torch.zeros(1, n_obs_steps, state_dim),
+        "task_index": torch.zeros(1, dtype=torch.long),
+    }
+    try:
+        model.reset()
+        with FlopCounterMode(display=False) as counter:
+            model.act(observation, generator=torch.Generator().manual_seed(0))
+        return int(counter.get_total_flops())
+    except Exception:  # noqa: BLE001 - a counting failure must not stop an evaluation
+        return None
+    finally:
+        model.reset()

@@ -311,6 +311,13 @@ def markdown_tables(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _gflops(r: dict) -> str:
+    """FLOPs per call and rollout-worker peak memory, where the evaluation recorded them."""
+    flops = f"{r['flops_per_call'] / 1e9:.3f}" if r.get("flops_per_call") else "–"
+    rss = f"{r['worker_peak_rss_mib']:.0f} MiB" if r.get("worker_peak_rss_mib") else "–"
+    return f"{flops} · {rss}"
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -353,7 +360,7 @@ def render(title: str, results: list[dict], extra: str = "") -> str:
         rows.append(
             f"<tr><td>{e(_name(r))}</td><td>{e(r['anatomy'].get('kind', ''))} · {e(r['anatomy'].get('coupling', ''))}</td>"
             f"<td><b>{_pct(r['mean_success'])}</b></td><td>{_pct(lo)} – {_pct(hi)}</td>"
-            f"<td>{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}</td><td>{_params(r)}</td>"
+            f"<td>{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}</td><td>{_gflops(r)}</td><td>{_params(r)}</td>"
             f"<td>{hours:.0f} min</td><td>{rp.get('training_samples_seen') or '–'}</td><td>{rp.get('labelled_episodes') or '–'}</td>"
             f"<td>{rp.get('chunk_length')} / {rp.get('executed_steps')}</td></tr>"
         )
@@ -421,7 +428,7 @@ th{{background:#f4f4f4}} small{{color:#666}} figure{{display:inline-block;margin
 <h1>{e(title)}</h1>
 <h2>Protocol</h2><table class="card">{card_rows}</table>
 <h2>Leaderboard</h2>
-<table><tr><th>model</th><th>kind · coupling</th><th>mean success</th><th>95% CI (pooled)</th><th>latency p50 / p95 (ms per call)</th><th>params</th><th>training time</th><th>samples seen</th><th>labelled episodes</th><th>chunk / executed</th></tr>
+<table><tr><th>model</th><th>kind · coupling</th><th>mean success</th><th>95% CI (pooled)</th><th>latency p50 / p95 (ms per call)</th><th>GFLOP per call · worker peak RSS</th><th>params</th><th>training time</th><th>samples seen</th><th>labelled episodes</th><th>chunk / executed</th></tr>
 {''.join(rows)}</table>
 <h2>Per task</h2><table><tr><th>model</th>{task_head}</tr>{''.join(task_rows)}</table>
 <img src="per_task_success.png" alt="success per task">

@@ -26,7 +26,7 @@ from wam.envs.seeds import SPLITS, episode_seeds
 from wam.envs.shifts import SHIFTS
 from wam.errors import WamError, require, unknown_choice
 from wam.eval.failures import count_tags
-from wam.eval.metrics import control_rate, latency_summary, wilson_interval
+from wam.eval.metrics import control_rate, flops_per_call, latency_summary, wilson_interval
 from wam.runner.regimes import REGIMES, RUNNER_REGIMES
 from wam.utils import machine_description, package_versions, worker_init
 
@@ -195,6 +195,9 @@ def _episode_job(job: dict) -> dict:
     )
     record = result.record()
     record["latencies"] = result.latencies
+    import resource
+
+    record["worker_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # KiB on Linux
     record["prediction"] = _prediction_sums(result.predictions)
     if job["video"]:
         from wam.report.media import save_rollout_media
@@ -456,6 +459,9 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
         "mean_success": round(float(np.mean([v["success"] for v in per_task.values()])), 4),
         "pooled_ci95": [round(lo, 4), round(hi, 4)],
         "latency_ms": latency,
+        "flops_per_call": flops_per_call(model, model.window.n_obs_steps, tuple(model.spec.image_shape), model.spec.state_dim),
+        # the largest resident memory of a rollout worker (model, simulator and renderer together)
+        "worker_peak_rss_mib": max((r["worker_peak_rss_mib"] for r in records if r.get("worker_peak_rss_mib")), default=None),
         "control_rate": control_rate(latency, protocol["executed_steps"], model.spec.fps) if latencies else None,
         "params": model.num_parameters(),
         # a model that scores another's proposals pays for both at every decision
@@ -489,6 +495,10 @@ def evaluate_main(cfg: EvalConfig) -> None:
     for task, v in result["per_task"].items():
         print(f"  {task:28s} {v['success']:6.1%}  [{v['ci95'][0]:.0%}, {v['ci95'][1]:.0%}]  n={v['n']}")
     print(f"latency per call p50 {result['latency_ms']['p50']:.1f} ms, p95 {result['latency_ms']['p95']:.1f} ms; {result['params'] / 1e6:.2f}M params")
+    if result.get("flops_per_call") or result.get("worker_peak_rss_mib"):
+        flops = f"{result['flops_per_call'] / 1e9:.3f} GFLOP per call" if result.get("flops_per_call") else "FLOPs not counted"
+        rss = f"rollout worker peak RSS {result['worker_peak_rss_mib']:.0f} MiB" if result.get("worker_peak_rss_mib") else ""
+        print(f"{flops}; {rss}".rstrip("; "))
     rate = result.get("control_rate")
     if rate:
         verdict = "feasible" if rate["feasible_p95"] else ("feasible at p50 only" if rate["feasible_p50"] else "NOT feasible")
