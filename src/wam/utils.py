@@ -39,6 +39,13 @@ def worker_init(threads: int = 1) -> None:
     warnings.filterwarnings("ignore", message="Constant\\(s\\) may be too high")
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (ru_maxrss is KiB on Linux)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def command_line(program: str, cfg) -> str:
     """The command that reproduces a run of `program` from its dataclass config: every field that
     differs from its default, as the typed CLI spells it (recorded in result JSON files)."""

@@ -28,7 +28,7 @@ from wam.errors import WamError, require, unknown_choice
 from wam.eval.failures import count_tags
 from wam.eval.metrics import control_rate, flops_per_call, latency_summary, wilson_interval
 from wam.runner.regimes import REGIMES, RUNNER_REGIMES
-from wam.utils import machine_description, package_versions, worker_init
+from wam.utils import machine_description, package_versions, peak_rss_mib, worker_init
 
 EVAL_SCHEMA = "wam.eval/1"
 
@@ -195,9 +195,7 @@ def _episode_job(job: dict) -> dict:
     )
     record = result.record()
     record["latencies"] = result.latencies
-    import resource
-
-    record["worker_peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # KiB on Linux
+    record["worker_peak_rss_mib"] = round(peak_rss_mib(), 1)
     record["prediction"] = _prediction_sums(result.predictions)
     if job["video"]:
         from wam.report.media import save_rollout_media

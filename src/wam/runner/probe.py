@@ -323,6 +323,8 @@ def probe(cfg: ProbeConfig) -> dict:
     if cfg.property == "persistence":
         require(cfg.horizon >= model.window.chunk,
                 f"horizon ({cfg.horizon}) must be at least one chunk of '{model.name}' ({model.window.chunk} steps)")
+    from wam.runner.probe_futures import persistence_state, plausibility_state
+
     camera = data_info.get("camera") or "corner2"
     with tqdm(total=len(tasks) * len(seeds), desc=f"probe {cfg.property}", unit="state") as bar:
         for task in tasks:
@@ -332,8 +334,6 @@ def probe(cfg: ProbeConfig) -> dict:
                     warmup = int(rng.integers(0, cfg.max_warmup + 1))
                     task_index = model.spec.task_names.index(instruction_for(task))
                     if cfg.property in ("persistence", "plausibility"):
-                        from wam.runner.probe_futures import persistence_state, plausibility_state
-
                         if cfg.property == "persistence":
                             states.append(persistence_state(model, env, seed, task_index, warmup, cfg.horizon, rng, generator))
                         else:

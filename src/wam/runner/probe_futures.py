@@ -20,7 +20,6 @@ advanced by the scripted expert, and compare what the model imagines with what t
 
 from __future__ import annotations
 
-import resource
 import time
 from collections import deque
 
@@ -28,36 +27,36 @@ import numpy as np
 import torch
 
 from wam.eval.failures import HAND, OBJECT
+from wam.runner.regimes import image_history
 from wam.runner.rollout import observation_batch
+from wam.utils import peak_rss_mib
 
 
 def _expert_future(env, snap, history: deque, task_index: int, steps: int):
-    """The scripted expert's next `steps` actions from the snapshot, the real observation batch
-    after each, and the privileged state after each; the env is restored afterwards."""
+    """The scripted expert's next `steps` actions from the snapshot and the real observation batch
+    after each; the env is restored afterwards."""
     from wam.envs.experts import ScriptedExpert
 
     expert = ScriptedExpert(env.task)
     env.restore(snap)
     hist = deque(history, maxlen=history.maxlen)
-    actions, batches, states = [], [], []
+    actions, batches = [], []
     for _ in range(steps):
         action = expert(env.privileged_state)
         obs, *_ = env.step(action)
         hist.append(obs)
         actions.append(action)
         batches.append(observation_batch(hist, task_index))
-        states.append(env.privileged_state.copy())
     env.restore(snap)
-    return np.asarray(actions, np.float32), batches, states
+    return np.asarray(actions, np.float32), batches
 
 
-def imagined_observation(model, observation: dict[str, torch.Tensor], imagined: dict, at: int) -> dict[str, torch.Tensor]:
+def imagined_observation(observation: dict[str, torch.Tensor], imagined: dict, at: int) -> dict[str, torch.Tensor]:
     """The observation to imagine the next chunk from, made of this chunk's imagination: the frame
     predicted `at` steps ahead (the chunk's end) fills the image history (as the runner fills it at
     reset); proprio stays at its last measured value (no model here predicts proprio)."""
-    frame = torch.from_numpy(np.ascontiguousarray(imagined["frames"][:, list(imagined["offsets"]).index(at)]))  # (B, H, W, 3)
-    n = observation["image"].shape[1]
-    return {**observation, "image": frame[:, None].expand(-1, n, -1, -1, -1).contiguous()}
+    frames = imagined["frames"][:, list(imagined["offsets"]).index(at)]
+    return {**observation, "image": image_history(frames, observation["image"].shape[1])}
 
 
 def imagine_chain(model, observation, actions: np.ndarray, real_batches: list, reground: bool, generator) -> dict | None:
@@ -72,7 +71,7 @@ def imagine_chain(model, observation, actions: np.ndarray, real_batches: list, r
         for h in range(k, len(actions) + 1, k):
             start = time.perf_counter()
             imagined = model.imagine(observation, torch.from_numpy(actions[:h])[None], generator)
-            cost.append((h, time.perf_counter() - start, _peak_rss_mib()))
+            cost.append((h, time.perf_counter() - start, peak_rss_mib()))
         for i, offset in enumerate(imagined["offsets"]):
             predictions[offset] = (imagined["latents"][0, i], None if imagined["frames"] is None else imagined["frames"][0, i])
         return {"predictions": predictions, "cost": cost}
@@ -84,18 +83,14 @@ def imagine_chain(model, observation, actions: np.ndarray, real_batches: list, r
             if offset <= k:
                 frame = None if imagined["frames"] is None else imagined["frames"][0, i]
                 predictions[begin + offset] = (imagined["latents"][0, i], frame)
-        cost.append((begin + k, time.perf_counter() - start, _peak_rss_mib()))
+        cost.append((begin + k, time.perf_counter() - start, peak_rss_mib()))
         if reground:
             obs = real_batches[begin + k - 1]
         elif imagined["frames"] is None or k not in imagined["offsets"]:
             return None
         else:
-            obs = imagined_observation(model, obs, imagined, at=k)
+            obs = imagined_observation(obs, imagined, at=k)
     return {"predictions": predictions, "cost": cost}
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def persistence_state(model, env, seed: int, task_index: int, warmup: int, horizon: int, rng, generator) -> dict:
@@ -105,7 +100,7 @@ def persistence_state(model, env, seed: int, task_index: int, warmup: int, horiz
 
     history, snap, _ = probe_state(model, env, seed, warmup, 1, rng)
     horizon -= horizon % model.window.chunk  # whole chunks
-    actions, real_batches, _ = _expert_future(env, snap, history, task_index, horizon)
+    actions, real_batches = _expert_future(env, snap, history, task_index, horizon)
     observation = observation_batch(history, task_index)
     noise = None if generator is None else generator.get_state()
     out = {}
@@ -149,24 +144,24 @@ def plausibility_state(model, env, seed: int, task_index: int, warmup: int, rng,
         obs, *_ = env.step(chunk[t - 1])
         hist.append(obs)
         batch = observation_batch(hist, task_index)
+        real_latent = model.encode_observation(batch)[0].flatten().float().cpu().numpy()
         # every executed step is a (real latent, true positions) pair for the position readout
-        readout_pairs.append((model.encode_observation(batch)[0].flatten().float().cpu().numpy(), positions(env.privileged_state)))
+        readout_pairs.append((real_latent, positions(env.privileged_state)))
         if t in reached:
-            real[t] = (batch, env.privileged_state.copy())
+            real[t] = (batch, real_latent, env.privileged_state.copy())
     env.restore(snap)
     rows = {}
     for i, offset in enumerate(prediction["offsets"]):
         if offset not in real:
             continue
-        batch, state = real[offset]
-        real_latent = model.encode_observation(batch)[0]
+        batch, real_latent, state = real[offset]
         if prediction.get("latents") is not None:
             predicted_latent = prediction["latents"][0, i]
         else:  # a model that predicts frames only: its frame in the same substrate as the real one
-            predicted_latent = model.encode_observation({**batch, "image": torch.from_numpy(
-                np.ascontiguousarray(prediction["frames"][:, i]))[:, None].expand_as(batch["image"]).contiguous()})[0]
-        row = {"predicted_latent": predicted_latent.flatten().float().cpu().numpy(),
-               "real_latent": real_latent.flatten().float().cpu().numpy(), "positions": positions(state)}
+            imagined = image_history(prediction["frames"][:, i], batch["image"].shape[1])
+            predicted_latent = model.encode_observation({**batch, "image": imagined})[0]
+        row = {"predicted_latent": predicted_latent.flatten().float().cpu().numpy(), "real_latent": real_latent,
+               "positions": positions(state)}
         row["latent_mse"] = float(np.mean((row["predicted_latent"] - row["real_latent"]) ** 2))
         if prediction.get("frames") is not None:
             row["psnr_db"] = frame_metrics(prediction["frames"][0, i][None], batch["image"][:, -1].numpy())["psnr"]

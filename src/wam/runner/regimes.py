@@ -193,6 +193,15 @@ class EventTriggered(Chunked):
         return {**super().describe(), "regime": self.name, "trigger_threshold": self.threshold}
 
 
+def image_history(frames: np.ndarray, n: int):
+    """uint8 frames (B, H, W, 3) -> an image history (B, n, H, W, 3) that repeats them, as the runner
+    fills the history at reset: how an imagined frame stands in for the camera."""
+    import torch
+
+    frame = torch.from_numpy(np.ascontiguousarray(frames))
+    return frame[:, None].expand(-1, n, -1, -1, -1).contiguous()
+
+
 @dataclass
 class Regrounding(Chunked):
     """Act on imagined observations, re-grounded in measured ones every `reground_every` calls.
@@ -222,8 +231,6 @@ class Regrounding(Chunked):
         self._calls, self._imagined, self.imagined_calls = 0, None, 0
 
     def call(self, model, observation, generator) -> np.ndarray:
-        import torch
-
         if self._calls % self.reground_every != 0:
             observation = {**observation, "image": self._imagined}
             self.imagined_calls += 1
@@ -237,9 +244,7 @@ class Regrounding(Chunked):
                 f"re-grounding needs the frame {self.action_steps} steps ahead (--action-steps) among the model's "
                 f"predictions; '{getattr(model, 'name', 'model')}' predicts offsets {offsets or 'none'}",
             )
-            frame = torch.from_numpy(np.ascontiguousarray(prediction["frames"][:, offsets.index(self.action_steps)]))
-            n = observation["image"].shape[1]
-            self._imagined = frame[:, None].expand(-1, n, -1, -1, -1).contiguous()
+            self._imagined = image_history(prediction["frames"][:, offsets.index(self.action_steps)], observation["image"].shape[1])
         return chunk
 
     def describe(self) -> dict:
