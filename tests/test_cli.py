@@ -33,6 +33,7 @@ def test_unknown_names(tmp_path):
     assert_one_line_error(wam("bench", "suite", "--models", "flow-policy,gpt-robot"), "wam suite: error: unknown model 'gpt-robot'")
     assert_one_line_error(wam("probe", "--property", "persistence", "--horizon", "0"), "horizon must be in 1..")
     assert_one_line_error(wam("eval", "--regime", "re-grounding", "--reground-every", "0"), "reground_every must be >= 1")
+    assert_one_line_error(wam("eval", "--regime", "interactive", "--observation-gain", "2"), "observation_gain must be in [0, 1], got 2.0")
     assert not (tmp_path / "d").exists()
 
 

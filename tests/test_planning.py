@@ -364,3 +364,45 @@ def test_interactability_probe_runs_on_the_latent_world_model(tiny_world_model, 
     assert first == pytest.approx(persistence["modes"]["regrounded"]["per_step"]["4"]["latent_mse"])  # same first chunk
     plausibility = probe(ProbeConfig(checkpoint=tiny_world_model, out=tmp_path / "r", tasks="reach-v3", states=1, property="plausibility"))
     assert plausibility["applicable"] is False  # it scores futures; it does not act from one it exposes
+
+
+def test_interactive_regime_carries_the_latent_belief(tiny_world_model, perturbed_dataset, tmp_path):
+    from wam.runner.evaluate import EvalConfig, evaluate
+    from wam.train.checkpoint import load_model
+
+    model, _ = load_model(tiny_world_model)
+    model.set_runtime_option("warm_start", "false")
+    model.set_runtime_option("planner", "cem")
+    cache = TrainingCache(perturbed_dataset)
+    first, later = (cache.batch(np.array([i]), model.window) for i in (0, 9))
+    first, later = ({k: b[k] for k in ("image", "state", "task_index")} for b in (first, later))
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    chunk0, carry = model.act_interactive(first, None, None, 0.5, g())
+    torch.testing.assert_close(chunk0, model.act(first, g()))  # the first call sees only the camera
+    executed = chunk0[0, :2].numpy()
+    # gain 1: the observation replaces the belief, so the call is the chunked regime's
+    chunk1, z1 = model.act_interactive(later, carry, executed, 1.0, g())
+    torch.testing.assert_close(chunk1, model.act(later, g()))
+    torch.testing.assert_close(z1, model.encode_observation(later))
+    # gain 0: the belief is the first latent stepped through the executed actions, whatever the camera shows
+    chunk_a, z_a = model.act_interactive(later, carry, executed, 0.0, g())
+    chunk_b, _ = model.act_interactive(first, carry, executed, 0.0, g())
+    torch.testing.assert_close(z_a, model.imagine(first, torch.from_numpy(executed)[None])["latents"][:, -1])
+    torch.testing.assert_close(chunk_a, chunk_b)
+    assert not torch.allclose(chunk_a, chunk1)
+    # in between: a convex blend, still a SimNorm simplex per group
+    _, z_half = model.act_interactive(later, carry, executed, 0.5, g())
+    torch.testing.assert_close(z_half, 0.5 * z1 + 0.5 * z_a)
+    groups = z_half.view(-1, model.config.simnorm_group).sum(-1)
+    torch.testing.assert_close(groups, torch.ones_like(groups))
+
+    # closed loop: gain 1 runs the same episode as the chunked regime; the protocol records the gain
+    def run(regime, name, **kw):
+        return evaluate(EvalConfig(checkpoint=tiny_world_model, out=tmp_path / name, tasks="reach-v3", episodes=1, workers=1,
+                                   videos=0, max_steps=12, action_steps=4, regime=regime,
+                                   option=("warm_start=false", "planner=cem"), **kw))
+
+    chunked, replaced, imagined = run("chunked", "c"), run("interactive", "i1", observation_gain=1.0), run("interactive", "i0", observation_gain=0.0)
+    strip = lambda r: [{k: e[k] for k in ("steps", "calls", "success", "failure_tags")} for e in r["episodes"]]  # noqa: E731
+    assert strip(chunked) == strip(replaced)
+    assert imagined["protocol"]["regime"] == "interactive" and imagined["protocol"]["observation_gain"] == 0.0

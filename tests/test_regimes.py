@@ -52,7 +52,13 @@ def test_eval_runs_any_chunked_model_asynchronously(tiny_checkpoint, tmp_path):
     assert result["protocol"]["regime"] == "async"
     assert result["episodes"][0]["steps"] == 12 and result["episodes"][0]["calls"] >= 2
     with pytest.raises(WamError, match="unknown regime"):
-        EvalConfig(checkpoint=tiny_checkpoint, regime="interactive")
+        EvalConfig(checkpoint=tiny_checkpoint, regime="telepathic")
+    with pytest.raises(WamError, match="observation_gain must be in \\[0, 1\\]"):
+        EvalConfig(checkpoint=tiny_checkpoint, regime="interactive", observation_gain=1.5)
+    # a policy carries nothing across calls
+    with pytest.raises(WamError, match="does not support regime 'interactive'"):
+        evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "ia", tasks="reach-v3", episodes=1, workers=1,
+                            regime="interactive"))
     # event-triggered replanning needs a predicted future to compare with; a policy has none
     with pytest.raises(WamError, match="does not support regime 'event-triggered'"):
         evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "et", tasks="reach-v3", episodes=1, workers=1,
@@ -115,3 +121,38 @@ def test_re_grounding_acts_on_its_own_predicted_frame_between_measured_ones():
         Regrounding(action_steps=3, reground_every=2).call(_Imaginer(), measured, None)
     with pytest.raises(WamError, match="reground_every must be >= 1"):
         Regrounding(reground_every=0)
+
+
+class _Carrier:
+    """Returns chunk k+1 at its k-th call and carries (call count, what it was told was executed)."""
+
+    def __init__(self):
+        self.received = []
+
+    def act_interactive(self, observation, carry, executed, observation_gain, generator=None):
+        import torch
+
+        self.received.append((carry, None if executed is None else executed[:, 0].tolist(), observation_gain))
+        calls = 0 if carry is None else carry[0] + 1
+        return torch.full((1, 4, 1), float(calls + 1)) + torch.arange(4.0)[None, :, None] / 10, (calls, executed)
+
+
+def test_interactive_hands_the_model_its_carried_state_and_the_executed_actions():
+    from wam.runner.regimes import Interactive
+
+    model, regime = _Carrier(), Interactive(action_steps=2, observation_gain=0.25)
+    regime.reset()
+    for _ in range(3):
+        regime.set_plan(regime.call(model, {}, None))
+        [regime.next_action() for _ in range(2)]
+    carries = [c for c, _, _ in model.received]
+    executed = [e for _, e, _ in model.received]
+    assert carries[0] is None and [c[0] for c in carries[1:]] == [0, 1]
+    # each call hears exactly the actions run since the previous one (the first two of each chunk)
+    assert executed[0] is None and np.allclose(executed[1:], [[1.0, 1.1], [2.0, 2.1]])
+    assert {g for _, _, g in model.received} == {0.25}
+    regime.reset()  # a new episode starts without a carried state
+    regime.call(model, {}, None)
+    assert model.received[-1][:2] == (None, None)
+    with pytest.raises(WamError, match="observation_gain must be in"):
+        Interactive(observation_gain=-0.1)

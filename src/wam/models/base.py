@@ -4,6 +4,7 @@ Verbs (kept small, like TD-MPC2's):
     loss(batch)            -> (scalar loss, {name: float}) on a raw batch from the training cache
     act(observation)       -> action chunk (B, K, A), in the dataset's action units
     reset()                -> forget any per-episode state (caches, warm starts)
+Optional: `act_interactive` (a state carried across calls, for the interactive regime).
 Optional capabilities, declared in `capabilities`: "predict" (`last_prediction` returns the imagined
 future with latents in the model's substrate, which event-triggered replanning compares with the
 observed one), "forward_dynamics" (`imagine`), "score", "plan".
@@ -93,6 +94,14 @@ class WamModel(nn.Module):
 
     def reset(self) -> None:
         pass
+
+    def act_interactive(self, observation, carry, executed, observation_gain: float, generator=None):
+        """The interactive regime (a model whose anatomy declares it): act from a state carried
+        across calls. carry: what the previous call returned (None at an episode's first call);
+        executed: the actions (n, A) run since that call, in action units (None at the first call);
+        observation_gain in [0, 1]: how far the new observation corrects the carried state (1: it
+        replaces it, which must equal `act`). Returns (action chunk (1, K, A), the state to carry)."""
+        raise WamError(f"model '{self.name}' carries no state across calls (no interactive regime)")
 
     def last_prediction(self) -> dict | None:
         """The future imagined by the last `act` call, for fidelity scoring (None: no world model).

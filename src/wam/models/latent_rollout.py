@@ -21,12 +21,17 @@ The parts, top to bottom:
 
 The proposer is any registered policy or WAM checkpoint, attached at evaluation
 (`wam eval --proposals flow-policy`). It is not part of this model's weights.
+
+In the interactive regime (`wam eval --regime interactive --observation-gain g`) the latent is a
+belief carried across calls: stepped through the executed actions, then corrected by the new
+observation with gain g (`act_interactive`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -115,7 +120,7 @@ class LatentRollout(WamModel):
         substrate=Substrate.FEATURE_TEACHER,
         coupling=Coupling.ACTION_CONDITIONED_ROLLOUT,
         backbone=Backbone.JEPA,
-        regimes=(Regime.CHUNKED, Regime.SINGLE_STEP),
+        regimes=(Regime.CHUNKED, Regime.SINGLE_STEP, Regime.INTERACTIVE),
         action_representation="continuous chunk (proposed, then scored)",
         lineage="TD-MPC2 / DINO-WM",
         future_use=(FutureUse.SCORES,),
@@ -331,9 +336,30 @@ class LatentRollout(WamModel):
             return torch.cat([self.act({k: v[i : i + 1] for k, v in observation.items()}, generator) for i in range(rows)])
         return self._plan_one(observation, generator)
 
-    def _plan_one(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None) -> torch.Tensor:
+    @torch.no_grad()
+    def act_interactive(self, observation, carry, executed, observation_gain: float, generator=None):
+        """The interactive regime: plan from a latent belief carried across calls.
+
+        The carried latent (the one the previous call planned from) is stepped through the actions
+        executed since, then blended with the new observation's latent:
+        z = g * enc(o) + (1 - g) * f(z_prev, a_executed). Both are SimNorm simplices per group, so
+        their convex combination is one too: the blended latent stays on the manifold the
+        dynamics and the heads were trained on. g = 1 plans from enc(o) alone, as `act` does.
+        """
+        require(observation["image"].shape[0] == 1, "the interactive regime carries one episode's latent (batch of one)")
+        z = self._encode_observation(observation)
+        if carry is not None and observation_gain < 1.0:
+            imagined = carry
+            if executed is not None:
+                for a in self.action_norm(torch.as_tensor(np.asarray(executed), dtype=z.dtype)):
+                    imagined = self.step(imagined, a[None])
+            z = observation_gain * z + (1.0 - observation_gain) * imagined
+        return self._plan_one(observation, generator, z0=z), z
+
+    def _plan_one(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None, z0: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config
-        z0 = self._encode_observation(observation)
+        if z0 is None:
+            z0 = self._encode_observation(observation)
         proposals = None
         if self._needs_proposals():
             if self.proposer is None:

@@ -150,7 +150,7 @@ def label_efficiency_section(summaries: list[dict], out: Path) -> str:
             for pt in summary["points"]
         )
         parts.append(
-            f"<p>{e(summary['command'])}</p><table><tr><th>model</th><th>kind</th><th>labels</th><th>labelled episodes</th>"
+            f"<p><code>{e(summary['command'])}</code></p><table><tr><th>model</th><th>kind</th><th>labels</th><th>labelled episodes</th>"
             f"<th>success</th><th>95% CI</th><th>episodes</th></tr>{rows}</table><img src='{e(name)}' alt='label-efficiency curve'>"
         )
     return "<h2>Label efficiency</h2>" + "".join(parts) if parts else ""

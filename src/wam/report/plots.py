@@ -139,7 +139,12 @@ def label_efficiency_curve(summary: dict, path: Path) -> Path:
     ax.set_ylim(0, 105)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    ax.set_title("label efficiency (95% Wilson intervals)", fontsize=9)
+    budget = summary.get("budget", {})
+    spent = " + ".join(x for x in (f"{budget['minutes']:g} min" if budget.get("minutes") else "",
+                                    f"{budget['steps']} steps" if budget.get("steps") else "") if x)
+    per_task = (summary.get("protocol") or {}).get("episodes_per_task")
+    detail = ", ".join(x for x in (f"{spent} per run" if spent else "", f"{per_task} held-out episodes/task" if per_task else "") if x)
+    ax.set_title(f"label efficiency ({detail}; 95% Wilson intervals)" if detail else "label efficiency (95% Wilson intervals)", fontsize=9)
     _save(fig, path)
     return path
 

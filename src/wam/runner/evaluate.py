@@ -53,7 +53,8 @@ class EvalConfig:
     """deployment regime: 'chunked' (receding horizon; --action-steps 1 is single-step), 'async' (chunked, with
     each call's measured compute time charged in control steps while the previous chunk runs on), 'event-triggered'
     (replan early when the observed future leaves the predicted one), 're-grounding' (act on the model's own
-    predicted images, measured ones every --reground-every calls) or 'open-loop' (plan once)"""
+    predicted images, measured ones every --reground-every calls), 'interactive' (a latent carried across calls,
+    corrected by each observation with --observation-gain) or 'open-loop' (plan once)"""
     action_steps: int = 8
     """steps executed from each predicted chunk before re-planning (chunked)"""
     max_steps: int = MAX_PATH_LENGTH
@@ -79,6 +80,9 @@ class EvalConfig:
     """event-triggered regime: replan when the latent MSE between predicted and real frame exceeds this"""
     reground_every: int = 2
     """re-grounding regime: every how many calls the model sees the measured image instead of its own predicted one"""
+    observation_gain: float = 0.5
+    """interactive regime: how far each observation corrects the carried latent (1: replaces it, the chunked
+    regime; 0: only the first observation is seen, later plans start from the imagined latent)"""
     option: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """a runtime option of the model as name=value, repeatable (e.g. --option planner=cem --option samples=16; see `wam models --json`)"""
     proposals: str = ""
@@ -107,6 +111,7 @@ class EvalConfig:
         if self.regime not in REGIMES:
             raise unknown_choice("regime", self.regime, REGIMES)
         require(self.reground_every >= 1, f"reground_every must be >= 1, got {self.reground_every}")
+        require(0.0 <= self.observation_gain <= 1.0, f"observation_gain must be in [0, 1], got {self.observation_gain}")
 
 
 def parse_options(options: tuple[str, ...]) -> dict[str, str]:
@@ -209,7 +214,7 @@ def _episode_job(job: dict) -> dict:
 
 
 def make_regime(job: dict):
-    from wam.runner.regimes import Async, Chunked, EventTriggered, OpenLoop, Regrounding
+    from wam.runner.regimes import Async, Chunked, EventTriggered, Interactive, OpenLoop, Regrounding
 
     if job["regime"] == "open-loop":
         return OpenLoop(job["max_steps"])
@@ -219,6 +224,8 @@ def make_regime(job: dict):
         return EventTriggered(job["action_steps"], threshold=job["trigger_threshold"])
     if job["regime"] == "re-grounding":
         return Regrounding(job["action_steps"], reground_every=job["reground_every"])
+    if job["regime"] == "interactive":
+        return Interactive(job["action_steps"], observation_gain=job["observation_gain"])
     return Chunked(job["action_steps"])
 
 
@@ -337,6 +344,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "regime": cfg.regime,
         **({"trigger_threshold": cfg.trigger_threshold} if cfg.regime == "event-triggered" else {}),
         **({"reground_every": cfg.reground_every} if cfg.regime == "re-grounding" else {}),
+        **({"observation_gain": cfg.observation_gain} if cfg.regime == "interactive" else {}),
         "model_options": effective_options,
         "proposals": proposals or None,
         "max_steps": cfg.max_steps,
@@ -383,6 +391,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             "control_hz": float(spec.fps),
             "trigger_threshold": cfg.trigger_threshold,
             "reground_every": cfg.reground_every,
+            "observation_gain": cfg.observation_gain,
             "sampling_seed": cfg.sampling_seed,
             "video": i < cfg.videos,
             "video_dir": str(cfg.out / "videos"),

@@ -251,7 +251,50 @@ class Regrounding(Chunked):
         return {**super().describe(), "regime": self.name, "reground_every": self.reground_every}
 
 
-REGIMES = {"chunked": Chunked, "async": Async, "event-triggered": EventTriggered, "re-grounding": Regrounding, "open-loop": OpenLoop}
+@dataclass
+class Interactive(Chunked):
+    """A persistent latent carried across calls: the model's belief about the world, advanced in
+    imagination through the actions the robot executed, then corrected by the new observation.
+
+    At each call the model gets back the state it returned at the previous call and the actions
+    executed since (`act_interactive`), and returns its chunk and the state to carry on. How far a
+    new observation corrects the carried belief is the observation gain g in [0, 1]:
+    z_t = g * enc(o_t) + (1 - g) * f(z_prev, a_executed). g = 1 discards the carried state and is
+    the chunked regime; g = 0 looks at the camera once, at the first call, and plans every later
+    chunk from the imagined latent (persistence inside the loop); values in between are a
+    fixed-gain filter over calls, the role a recurrent state-space model's posterior plays. Needs a
+    model that declares the interactive regime (its anatomy) and implements `act_interactive`.
+    """
+
+    observation_gain: float = 0.5
+    name: str = "interactive"
+    scores_predictions = True
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(0.0 <= self.observation_gain <= 1.0, f"observation_gain must be in [0, 1], got {self.observation_gain}")
+        self._carry, self._executed = None, []
+
+    def reset(self) -> None:
+        super().reset()
+        self._carry, self._executed = None, []
+
+    def next_action(self) -> np.ndarray:
+        action = super().next_action()
+        self._executed.append(action)
+        return action
+
+    def call(self, model, observation, generator) -> np.ndarray:
+        executed = np.stack(self._executed) if self._executed else None  # (n, A) since the last call
+        chunk, self._carry = model.act_interactive(observation, self._carry, executed, self.observation_gain, generator)
+        self._executed = []
+        return chunk[0].numpy()
+
+    def describe(self) -> dict:
+        return {**super().describe(), "regime": self.name, "observation_gain": self.observation_gain}
+
+
+REGIMES = {"chunked": Chunked, "interactive": Interactive, "async": Async, "event-triggered": EventTriggered, "re-grounding": Regrounding, "open-loop": OpenLoop}
 # Runner strategies any chunked model supports, with no declaration of its own (event-triggered
 # and re-grounding also need a model that predicts its future; the evaluation checks that).
 RUNNER_REGIMES = {"async": "chunked", "event-triggered": "chunked", "re-grounding": "chunked"}
