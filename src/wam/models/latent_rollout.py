@@ -345,6 +345,8 @@ class LatentRollout(WamModel):
         z = g * enc(o) + (1 - g) * f(z_prev, a_executed). Both are SimNorm simplices per group, so
         their convex combination is one too: the blended latent stays on the manifold the
         dynamics and the heads were trained on. g = 1 plans from enc(o) alone, as `act` does.
+        A proposer that warm-starts the planner is a separate policy and still reads the camera;
+        only the world model's own latent is carried (plan from scratch to take the camera away).
         """
         require(observation["image"].shape[0] == 1, "the interactive regime carries one episode's latent (batch of one)")
         z = self._encode_observation(observation)
