@@ -195,6 +195,23 @@ def test_failure_tags_name_the_first_stage_that_went_wrong():
     assert count_tags([{"success": False}]) is None  # results from before tags existed
 
 
+def test_phase_success_counts_episodes_through_each_phase():
+    from wam.eval.failures import phase_success
+
+    records = [{"task": "pick-place-v3", "success": True, "failure_tags": []},
+               {"task": "pick-place-v3", "success": False, "failure_tags": ["never_reached", "timed_out"]},
+               {"task": "pick-place-v3", "success": False, "failure_tags": ["dropped", "timed_out"]},
+               {"task": "pick-place-v3", "success": False, "failure_tags": ["timed_out"]},
+               {"task": "push-v3", "success": False, "failure_tags": ["never_moved"]},
+               {"task": "push-v3", "success": True, "failure_tags": []},
+               {"task": "reach-v3", "success": False, "failure_tags": ["timed_out"]}]
+    phases = phase_success(records)
+    assert phases["pick-place-v3"]["phases"] == {"reached": 0.75, "grasped": 0.75, "held": 0.5, "progressed": 0.5, "success": 0.25}
+    assert phases["push-v3"]["phases"] == {"reached": 1.0, "moved": 0.5, "progressed": 0.5, "success": 0.5}
+    assert phases["reach-v3"] == {"kind": "reach", "n": 1, "phases": {"reached": 1.0, "success": 0.0}}
+    assert phase_success([{"task": "reach-v3", "success": False}]) is None
+
+
 def test_episodes_carry_failure_tags_from_the_simulator(tiny_checkpoint, tmp_path):
     """A 5-step-trained policy fails reach in 10 steps; its episodes are tagged, and the expert's are not."""
     from wam.envs.experts import ScriptedExpert

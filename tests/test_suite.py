@@ -24,8 +24,10 @@ def test_suite_trains_evaluates_and_reports_every_model_at_one_budget(tiny_datas
     for name in ("flow-policy", "joint-diffusion"):
         result = json.loads((tmp_path / "out" / name / "eval.json").read_text())
         assert result["protocol"]["episodes_per_task"] == 1 and result["failure_tags"]["episodes"] == 1
+        assert result["phase_success"]["reach-v3"]["n"] == 1
     page = (tmp_path / "out" / "report" / "index.html").read_text()
     assert "flow-policy" in page and "joint-diffusion" in page and "Why episodes failed" in page
+    assert "Per-phase success" in page and "reached → success" in page
     assert "--steps 3" in summary["command"] and (tmp_path / "out" / "suite.json").exists()
     # rerun: everything is finished, so nothing trains or runs again
     log = tmp_path / "out" / "flow-policy" / "episodes.jsonl"

@@ -44,12 +44,29 @@ REACH_TASKS = frozenset({"reach-v3", "reach-wall-v3"})
 TAGS = ("never_reached", "never_grasped", "dropped", "never_moved", "wrong_contact", "timed_out")
 
 
+# The phases of each kind of task, in order, and the primary tag of an episode that failed there:
+# an episode whose primary tag belongs to phase k passed phases 0..k-1 (tags name the earliest stage
+# that went wrong), and a success passed them all.
+PHASES = {
+    "reach": (("reached", "never_reached"), ("success", "timed_out")),
+    "grasp": (("reached", "never_reached"), ("grasped", "never_grasped"), ("held", "dropped"),
+              ("progressed", "wrong_contact"), ("success", "timed_out")),
+    "contact": (("reached", "never_reached"), ("moved", "never_moved"), ("progressed", "wrong_contact"),
+                ("success", "timed_out")),
+}
+
+
+def task_kind(task: str) -> str:
+    """'reach', 'grasp' or 'contact': which phases the task has."""
+    return "reach" if task in REACH_TASKS else "grasp" if task in GRASP_TASKS else "contact"
+
+
 class FailureTracker:
     """Running statistics of one episode's simulator state, enough to tag its failure."""
 
     def __init__(self, task: str):
         self.task = task
-        self.kind = "reach" if task in REACH_TASKS else "grasp" if task in GRASP_TASKS else "contact"
+        self.kind = task_kind(task)
         self.object0 = self.goal = self.last = None
         self.goal_distance0 = 0.0
         self.closest_reach = np.inf
@@ -120,3 +137,33 @@ def count_tags(records: list[dict]) -> dict | None:
         "any": {t: sum(t in r["failure_tags"] for r in failures) for t in TAGS},
         "per_task_primary": {task: dict(sorted(c.items())) for task, c in sorted(per_task.items())},
     }
+
+
+def phase_success(records: list[dict]) -> dict | None:
+    """Per task, the share of episodes that got through each phase of the task, read off the
+    primary failure tags: {task: {"kind", "n", "phases": {phase: share}}}, shares non-increasing
+    along the phases and ending at the success rate. None when no episode recorded tags."""
+    tagged = [r for r in records if r.get("failure_tags") is not None]
+    if not tagged:
+        return None
+    out = {}
+    for task in sorted({r["task"] for r in tagged}):
+        rs = [r for r in tagged if r["task"] == task]
+        phases = PHASES[task_kind(task)]
+        failed_at = [len(phases) if r["success"] else _phase_of(phases, r["failure_tags"]) for r in rs]
+        out[task] = {
+            "kind": task_kind(task),
+            "n": len(rs),
+            "phases": {name: round(sum(k > i for k in failed_at) / len(rs), 4) for i, (name, _) in enumerate(phases)},
+        }
+    return out
+
+
+def _phase_of(phases: tuple, tags: list[str]) -> int:
+    """Index of the phase a failed episode stopped at (a tag foreign to the task's kind, or none at
+    all, counts as failing its last phase: it got through everything else)."""
+    primary = tags[0] if tags else "timed_out"
+    for i, (_, tag) in enumerate(phases):
+        if tag == primary:
+            return i
+    return len(phases) - 1

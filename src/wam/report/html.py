@@ -322,6 +322,33 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _phase_section(ranked: list[dict]) -> str:
+    """Per task and model, the share of episodes through each phase of the task (from the failure tags)."""
+    from wam.eval.failures import phase_success
+
+    e = html.escape
+    tables = {_name(r): r.get("phase_success") or phase_success(r.get("episodes") or []) for r in ranked}
+    tables = {name: t for name, t in tables.items() if t}
+    if not tables:
+        return ""
+    tasks = sorted({task for t in tables.values() for task in t})
+    head = "".join(f"<th>{e(name)}</th>" for name in tables)
+    rows = []
+    for task in tasks:
+        some = next(t[task] for t in tables.values() if task in t)
+        label = f"{task.removesuffix('-v3')}<br><small>{e(' → '.join(some['phases']))}</small>"
+        cells = "".join(
+            f"<td>{' → '.join(f'{100 * v:.0f}' for v in t[task]['phases'].values())}</td>" if task in t else "<td>–</td>"
+            for t in tables.values()
+        )
+        rows.append(f"<tr><td>{label}</td>{cells}</tr>")
+    return (
+        "<h2>Per-phase success</h2><p>Per task, the percentage of episodes that got through each phase, in order "
+        "(the last is the success rate), read off the failure tags.</p>"
+        f"<table><tr><th>task (phases)</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def _failure_section(ranked: list[dict]) -> str:
     """Primary failure tag counts per model (src/wam/eval/failures.py), from the simulator's state."""
     from wam.eval.failures import TAGS
@@ -396,7 +423,7 @@ def render(title: str, results: list[dict], extra: str = "") -> str:
         if fidelity_rows
         else ""
     )
-    failures = _failure_section(ranked)
+    failures = _failure_section(ranked) + _phase_section(ranked)
     for r in results:
         for m in r.get("prediction_media", []):
             name = Path(m.get("mp4", m.get("strip", ""))).stem

@@ -25,7 +25,7 @@ from wam.envs.metaworld import CAMERAS, MAX_PATH_LENGTH, instruction_for, resolv
 from wam.envs.seeds import SPLITS, episode_seeds
 from wam.envs.shifts import SHIFTS
 from wam.errors import WamError, require, unknown_choice
-from wam.eval.failures import count_tags
+from wam.eval.failures import count_tags, phase_success
 from wam.eval.metrics import control_rate, flops_per_call, latency_summary, wilson_interval
 from wam.runner.regimes import REGIMES, RUNNER_REGIMES
 from wam.utils import machine_description, package_versions, peak_rss_mib, worker_init
@@ -483,6 +483,8 @@ def summarize(model, meta: dict, protocol: dict, records: list[dict]) -> dict:
         "successes_at_reset": sum(bool(r.get("success_at_reset")) for r in records),
         # why episodes failed, from the simulator's state (None for episodes run before tags existed)
         "failure_tags": count_tags(records),
+        # per task, the share of episodes through each phase (reached, grasped/moved, ..., success)
+        "phase_success": phase_success(records),
         "episodes": [
             {k: r.get(k) for k in ("task", "seed", "success", "steps", "calls", "success_at_reset", "triggers", "imagined_calls", "failure_tags")}
             for r in records
