@@ -284,9 +284,21 @@ def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
     stamp = (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns
     assert label_efficiency(cfg)["points"] == summary["points"]
     assert (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+    # two points at a time, each in its own process: the same numbers and bit-identical weights
+    parallel = label_efficiency(dataclasses.replace(cfg, runs=tmp_path / "runs-2", out=tmp_path / "out-2", jobs=2))
+    same = lambda ps: [{k: p[k] for k in ("model", "setting", "labelled_episodes", "mean_success", "training_steps")} for p in ps]  # noqa: E731
+    assert same(parallel["points"]) == same(summary["points"]) and "--jobs 2" in parallel["command"]
+    for run in ("flow-policy/1", "encoder-only/1-per-task"):
+        weights = [(tmp_path / r / run / "model" / "model.safetensors").read_bytes() for r in ("runs", "runs-2")]
+        assert weights[0] == weights[1], run
+    assert (tmp_path / "runs-2" / "flow-policy" / "1" / "point.log").exists()
     # the same run folders under another budget are refused, not silently reused
     with pytest.raises(WamError, match="was trained with a budget of 0 min / 3 steps, not 0 min / 4 steps"):
         label_efficiency(dataclasses.replace(cfg, steps=4))
+    with pytest.raises(WamError, match="was trained with a budget"):
+        label_efficiency(dataclasses.replace(cfg, steps=4, jobs=2))
+    with pytest.raises(WamError, match="jobs must be >= 1"):
+        dataclasses.replace(cfg, jobs=0)
     with pytest.raises(WamError, match="names the same setting twice"):
         dataclasses.replace(cfg, labels="1.0,1")
     with pytest.raises(WamError, match="has no config field 'wings'"):

@@ -46,17 +46,24 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def command_line(program: str, cfg) -> str:
-    """The command that reproduces a run of `program` from its dataclass config: every field that
-    differs from its default, as the typed CLI spells it (recorded in result JSON files)."""
+def cli_args(cfg) -> list[str]:
+    """A dataclass config as the typed CLI's arguments: every field that differs from its default."""
     import dataclasses
 
-    parts = [program]
+    args = []
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         default = f.default if f.default is not dataclasses.MISSING else None
+        flag = f"--{f.name.replace('_', '-')}"
         if isinstance(value, tuple) and f.name.endswith("overrides"):
-            parts += [f"--{f.name.replace('_', '-')} {v}" for v in value]
+            for v in value:
+                args += [flag, str(v)]
         elif value != default:
-            parts.append(f"--{f.name.replace('_', '-')} {value}")
-    return " ".join(parts)
+            args += [flag, str(value)]
+    return args
+
+
+def command_line(program: str, cfg) -> str:
+    """The command that reproduces a run of `program` from its dataclass config (recorded in
+    result JSON files)."""
+    return " ".join([program, *cli_args(cfg)])

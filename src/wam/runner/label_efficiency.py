@@ -12,6 +12,10 @@ deterministic per `--label-seed` and nested (the 10% are inside the 25%, see `la
     <out>/label-efficiency.png       success vs labelled episodes (all tasks), one line per model
 
 Killed and rerun with the same command, it resumes the unfinished run and skips finished ones.
+`--jobs N` runs N (model, setting) points at once, each its own `wam label-efficiency` process on
+one point (log: <runs>/<model>/<setting>/point.log), then assembles the curve from the finished
+folders; with a step budget the numbers are those of a one-at-a-time run (training is
+deterministic for a seed on CPU), so parallelism only changes the wall time.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import tyro
 from wam.data.io import write_json
 from wam.errors import WamError, require
 from wam.runner.matched import agent_list, check_budget, parse_model_overrides
-from wam.utils import command_line
+from wam.utils import cli_args, command_line
 
 DEFAULT_MODELS = "flow-policy,encoder-only,teacher-target,latent-action"
 
@@ -84,10 +88,15 @@ class LabelEfficiencyConfig:
     """where label-efficiency.json and .png go"""
     model_overrides: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """model config overrides as model:key=value, repeatable (e.g. --model-overrides encoder-only:future_weight=0.5)"""
+    jobs: int = 1
+    """(model, setting) points trained and evaluated at once, each in its own process; give each
+    --threads and --workers that fit the machine (e.g. 2 cores: --jobs 2 --threads 1 --workers 1)"""
 
     def __post_init__(self):
+        require(self.jobs >= 1, f"jobs must be >= 1, got {self.jobs}")
         self.model_list = agent_list(self.models, [])
-        self.settings = [parse_setting(s) for s in self.labels.split(",") if s.strip()]
+        self.setting_texts = [s.strip() for s in self.labels.split(",") if s.strip()]
+        self.settings = [parse_setting(s) for s in self.setting_texts]
         require(len(self.settings) >= 1, "--labels must name at least one setting")
         names = [name for name, _, _ in self.settings]
         require(len(set(names)) == len(names), f"--labels names the same setting twice: {self.labels}")
@@ -95,10 +104,54 @@ class LabelEfficiencyConfig:
         self.overrides = parse_model_overrides(self.model_overrides, self.model_list)
 
 
+def run_points_in_parallel(cfg: LabelEfficiencyConfig) -> None:
+    """Train and evaluate every (model, setting) point, `cfg.jobs` at a time, each in a child
+    `wam label-efficiency` process of its own. A failed point stops the others (all resumable)."""
+    import dataclasses
+    import subprocess
+    import sys
+    import time
+
+    pending = [(model, text) for model in cfg.model_list for text in cfg.setting_texts]
+    for model, text in pending:  # refuse another budget before starting anything
+        check_budget(cfg.runs / model / parse_setting(text)[0], cfg.minutes, cfg.steps)
+    running: list[tuple[str, Path, subprocess.Popen]] = []
+    try:
+        while pending or running:
+            while pending and len(running) < cfg.jobs:
+                model, text = pending.pop(0)
+                folder = cfg.runs / model / parse_setting(text)[0]
+                folder.mkdir(parents=True, exist_ok=True)
+                mine = tuple(o for o in cfg.model_overrides if o.partition(":")[0].strip() == model)
+                one = dataclasses.replace(cfg, models=model, labels=text, jobs=1, out=folder / "point", model_overrides=mine)
+                with open(folder / "point.log", "w") as log:
+                    child = subprocess.Popen([sys.executable, "-m", "wam.cli", "label-efficiency", *cli_args(one)],
+                                             stdout=log, stderr=subprocess.STDOUT)
+                print(f"started {model} at labels {text} (log: {folder / 'point.log'})")
+                running.append((f"{model} at labels {text}", folder / "point.log", child))
+            time.sleep(1.0)
+            for item in list(running):
+                what, log, child = item
+                if child.poll() is None:
+                    continue
+                running.remove(item)
+                if child.returncode != 0:
+                    last = (log.read_text().strip().splitlines() or ["(empty log)"])[-1]
+                    raise WamError(f"label-efficiency point {what} failed (exit {child.returncode}): {last} [log: {log}]")
+                print(f"finished {what}")
+    finally:
+        for _, _, child in running:  # interrupted or failed: stop the rest; their folders resume
+            child.terminate()
+        for _, _, child in running:
+            child.wait()
+
+
 def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
     from wam.runner.evaluate import EvalConfig, evaluate
     from wam.train.trainer import TrainConfig, train
 
+    if cfg.jobs > 1:
+        run_points_in_parallel(cfg)  # then the loop below finds every point finished and assembles
     points = []
     protocol = None
     for model in cfg.model_list:
