@@ -324,8 +324,8 @@ def test_a_regime_the_model_lacks_is_a_one_line_error(tiny_checkpoint, tmp_path)
 
     with pytest.raises(WamError, match="does not support regime 'open-loop'; it supports: async, chunked, single-step"):
         evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "e", tasks="reach-v3", episodes=1, regime="open-loop", workers=1))
-    with pytest.raises(WamError, match="unknown regime 'interactive'"):
-        EvalConfig(checkpoint=tiny_checkpoint, regime="interactive")
+    with pytest.raises(WamError, match="unknown regime 'closed-eyes'"):
+        EvalConfig(checkpoint=tiny_checkpoint, regime="closed-eyes")
 
 
 def _tiny_models(ae: str) -> dict[str, tuple]:
