@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from wam.data.io import atomic_path  # noqa: E402
@@ -134,6 +135,9 @@ def label_efficiency_curve(summary: dict, path: Path) -> Path:
         ax.errorbar(x, 100 * s, yerr=100 * np.stack([lo, hi]), fmt="o-" if kind == "WAM" else "s--", capsize=3,
                     label=f"{model} ({kind})" if kind else model)
     ax.set_xscale("log")
+    ticks = sorted({p["labelled_episodes"] for p in summary["points"]})
+    ax.set_xticks(ticks, [str(t) for t in ticks])  # the budgets themselves, not log-scale minor labels
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("action-labelled episodes (the rest: action-free video)")
     ax.set_ylabel("mean success (%)")
     ax.set_ylim(0, 105)
