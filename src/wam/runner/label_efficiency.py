@@ -22,13 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
-
-import tyro
 
 from wam.data.io import write_json
 from wam.errors import WamError, require
-from wam.runner.matched import agent_list, check_budget, parse_model_overrides
+from wam.runner.matched import MatchedRunsConfig, agent_list, check_budget, parse_model_overrides
 from wam.utils import cli_args, command_line
 
 DEFAULT_MODELS = "flow-policy,encoder-only,teacher-target,latent-action"
@@ -53,7 +50,7 @@ def parse_setting(text: str) -> tuple[str, float, int]:
 
 
 @dataclass
-class LabelEfficiencyConfig:
+class LabelEfficiencyConfig(MatchedRunsConfig):
     """Train and evaluate models at several label budgets; write the label-efficiency curve."""
 
     dataset: Path = Path("data/mt10")
@@ -62,32 +59,12 @@ class LabelEfficiencyConfig:
     """comma-separated registered models"""
     labels: str = "1.0,0.25,0.1,2/task"
     """label settings: fractions of each task's episodes, or N/task"""
-    minutes: float = 60.0
-    """training budget per run, wall-clock minutes (0: no time limit; both limits apply when both are set)"""
-    steps: int = 0
-    """training budget per run in steps (0: no step limit; to train by steps only, also pass --minutes 0)"""
-    threads: int = 0
-    """torch threads per training run (0: all cores)"""
     label_seed: int = 0
     """which episodes keep their labels"""
-    seed: int = 0
-    """training seed"""
-    episodes: int = 50
-    """held-out episodes per task in each evaluation"""
-    tasks: str = ""
-    """evaluation tasks (default: the dataset's)"""
-    workers: int = 2
-    """parallel rollout processes per evaluation"""
-    action_steps: int = 8
-    """steps executed from each chunk before re-planning"""
-    max_steps: int = 500
-    """episode step limit in evaluation (Meta-World's own limit)"""
     runs: Path = Path("runs/label-efficiency")
     """where the training runs and their evaluations go"""
     out: Path = Path("results/mt10")
     """where label-efficiency.json and .png go"""
-    model_overrides: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
-    """model config overrides as model:key=value, repeatable (e.g. --model-overrides encoder-only:future_weight=0.5)"""
     jobs: int = 1
     """(model, setting) points trained and evaluated at once, each in its own process; give each
     --threads and --workers that fit the machine (e.g. 2 cores: --jobs 2 --threads 1 --workers 1)"""
@@ -100,7 +77,7 @@ class LabelEfficiencyConfig:
         require(len(self.settings) >= 1, "--labels must name at least one setting")
         names = [name for name, _, _ in self.settings]
         require(len(set(names)) == len(names), f"--labels names the same setting twice: {self.labels}")
-        require(self.minutes > 0 or self.steps > 0, "set a budget: --minutes M or --steps N")
+        self.check_budget_set()
         self.overrides = parse_model_overrides(self.model_overrides, self.model_list)
 
 

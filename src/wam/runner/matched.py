@@ -4,10 +4,44 @@ and refusing to reuse a run folder trained under another budget."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+import tyro
 
 from wam.errors import WamError, require
 from wam.models.base import model_class
+
+
+@dataclass
+class MatchedRunsConfig:
+    """The budget and the evaluation protocol that every run of a matched comparison shares (the
+    base of `wam suite`'s and `wam label-efficiency`'s configs)."""
+
+    minutes: float = 60.0
+    """training budget per run, wall-clock minutes (0: no time limit; both limits apply when both are set)"""
+    steps: int = 0
+    """training budget per run in steps (0: no step limit; to train by steps only, also pass --minutes 0)"""
+    threads: int = 0
+    """torch threads per training run (0: all cores)"""
+    seed: int = 0
+    """training seed"""
+    episodes: int = 50
+    """held-out episodes per task in each evaluation"""
+    tasks: str = ""
+    """evaluation tasks (default: the dataset's)"""
+    workers: int = 2
+    """parallel rollout processes per evaluation"""
+    action_steps: int = 8
+    """steps executed from each chunk before re-planning"""
+    max_steps: int = 500
+    """episode step limit in evaluation (Meta-World's own limit)"""
+    model_overrides: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """model config overrides as model:key=value, repeatable (e.g. --model-overrides encoder-only:future_weight=0.5)"""
+
+    def check_budget_set(self) -> None:
+        require(self.minutes > 0 or self.steps > 0, "set a budget: --minutes M or --steps N")
 
 
 def agent_list(text: str, default: list[str]) -> list[str]:

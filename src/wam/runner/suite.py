@@ -19,14 +19,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-import tyro
 
 from wam.data.io import write_json
 from wam.errors import require
 from wam.models.base import MODELS, model_class
-from wam.runner.matched import agent_list, check_budget, parse_model_overrides
+from wam.runner.matched import MatchedRunsConfig, agent_list, check_budget, parse_model_overrides
 from wam.utils import command_line
 
 
@@ -49,7 +47,7 @@ def uses_autoencoder(config) -> bool:
 
 
 @dataclass
-class SuiteConfig:
+class SuiteConfig(MatchedRunsConfig):
     """Train every model with one budget on one dataset, evaluate all under one protocol, one report."""
 
     dataset: Path = Path("data/mt10")
@@ -58,38 +56,18 @@ class SuiteConfig:
     """comma-separated registered models (default: every agent, `wam models`)"""
     world_model_dataset: Path = Path("")
     """dataset for models that score actions with a world model (latent-rollout), e.g. perturbed-expert episodes (default: --dataset)"""
-    minutes: float = 60.0
-    """training budget per model, wall-clock minutes (0: no time limit)"""
-    steps: int = 0
-    """training budget per model in steps (0: no step limit; to train by steps only, also pass --minutes 0)"""
     autoencoder_minutes: float = 6.0
     """of a pixel-substrate model's minutes, those spent on the shared autoencoder"""
     autoencoder_steps: int = 0
     """of a pixel-substrate model's steps (with --steps budgets), those spent on the shared autoencoder"""
     proposals: str = "flow-policy"
     """the model (from --models, trained first) whose chunks world models that score actions (latent-rollout) select among"""
-    threads: int = 0
-    """torch threads per training run (0: all cores)"""
-    seed: int = 0
-    """training seed"""
-    episodes: int = 50
-    """held-out episodes per task in each evaluation"""
-    tasks: str = ""
-    """evaluation tasks (default: the dataset's)"""
-    workers: int = 2
-    """parallel rollout processes per evaluation"""
-    action_steps: int = 8
-    """steps executed from each chunk before re-planning"""
-    max_steps: int = 500
-    """episode step limit in evaluation (Meta-World's own limit)"""
     videos: int = 1
     """rollout videos saved per task per model"""
     runs: Path = Path("runs/suite")
     """where the training runs go"""
     out: Path = Path("results/suite")
     """where the evaluations, the report and suite.json go"""
-    model_overrides: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
-    """model config overrides as model:key=value, repeatable"""
 
     def __post_init__(self):
         self.dataset, self.runs, self.out = Path(self.dataset), Path(self.runs), Path(self.out)
@@ -97,7 +75,7 @@ class SuiteConfig:
             self.world_model_dataset = self.dataset
         self.world_model_dataset = Path(self.world_model_dataset)
         names = agent_list(self.models, agent_models())
-        require(self.minutes > 0 or self.steps > 0, "set a budget: --minutes M or --steps N")
+        self.check_budget_set()
         self.overrides = parse_model_overrides(self.model_overrides, names)
         from wam.train.trainer import build_model_config
 
