@@ -15,7 +15,7 @@ import torch
 from wam.data.cache import TrainingCache, label_mask
 from wam.errors import WamError
 from wam.train.checkpoint import load_model, load_tensors, save_model
-from wam.train.trainer import Trainer, train
+from wam.train.trainer import EpochSampler, Trainer, TrainConfig, train
 
 from conftest import TINY, train_config
 
@@ -51,6 +51,35 @@ def test_resume_equals_uninterrupted(tiny_dataset, tmp_path):
     for k, v in straight.ema.items():
         assert torch.equal(v, second.ema[k]), k
     assert straight.sampler.state() == second.sampler.state()
+
+
+def test_task_balanced_sampler_gives_every_task_an_equal_share_and_resumes():
+    # 10 frames of task 0 against 90 of task 1: uniform sampling draws task 0 a tenth of the time.
+    indices, groups = np.arange(100), np.array([0] * 10 + [1] * 90)
+    uniform = EpochSampler(indices, 20, seed=0)
+    drawn = np.concatenate([uniform.next() for _ in range(5)])  # exactly one epoch
+    assert np.bincount(groups[drawn]).tolist() == [10, 90]
+    balanced = EpochSampler(indices, 20, seed=0, groups=groups)
+    drawn = np.concatenate([balanced.next() for _ in range(9)])  # one epoch: 2 tasks x 90 draws
+    assert np.bincount(groups[drawn]).tolist() == [90, 90]
+    # the minority task's frames are cycled evenly (each 9 times), the majority's each drawn once
+    assert set(np.bincount(drawn[groups[drawn] == 0]).tolist()) == {9}
+    assert len(np.unique(drawn[groups[drawn] == 1])) == 90
+    # deterministic for the seed, and a restored state continues the same stream
+    again = EpochSampler(indices, 20, seed=0, groups=groups)
+    assert np.array_equal(np.concatenate([again.next() for _ in range(9)]), drawn)
+    straight = [balanced.next() for _ in range(4)]
+    restored = EpochSampler(indices, 20, seed=0, groups=groups)
+    restored.load({"epoch": 1, "cursor": 0})
+    assert all(np.array_equal(a, b) for a, b in zip(straight, [restored.next() for _ in range(4)]))
+
+
+def test_task_balanced_training_is_recorded_and_bad_sampling_is_refused(tiny_dataset, tmp_path):
+    out = train(train_config(tiny_dataset, tmp_path / "balanced", steps=2, sampling="tasks"))
+    info = json.loads((out / "config.json").read_text())
+    assert info["train"]["train_config"]["sampling"] == "tasks"
+    with pytest.raises(WamError, match="unknown sampling 'episodes'"):
+        TrainConfig(dataset=tiny_dataset, out=tmp_path / "x", steps=1, sampling="episodes")
 
 
 def test_checkpoint_round_trip_is_bit_exact(tiny_checkpoint, tmp_path):

@@ -358,6 +358,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "training_device": train_info.get("device"),
         "training_processes": train_info.get("world_size"),
         "labelled_episodes": train_info.get("labelled_episodes"),
+        "training_sampling": train_info.get("train_config", {}).get("sampling", "frames"),
         "versions": package_versions(),
         "machine": machine_description(),
     }

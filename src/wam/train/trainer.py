@@ -44,6 +44,9 @@ from wam.train.checkpoint import (
 from wam.utils import machine_description, package_versions
 
 
+SAMPLING_MODES = ("frames", "tasks")
+
+
 @dataclass
 class TrainConfig:
     """Train a registered model on a LeRobot v3 dataset."""
@@ -80,6 +83,8 @@ class TrainConfig:
     """share of each task's episodes that keep action labels; the rest are action-free"""
     labelled_per_task: int = 0
     """if > 0: keep labels on exactly this many episodes per task (overrides label_fraction)"""
+    sampling: str = "frames"
+    """batch sampling: 'frames' (every usable frame once per epoch) or 'tasks' (each task fills an equal share of every epoch, its frames cycled, so short-episode tasks such as reach are not outweighed)"""
     image_key: str = ""
     """camera feature to train on (default: the dataset's first image/video feature)"""
     log_every: int = 50
@@ -117,6 +122,8 @@ class TrainConfig:
         require(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         require(self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}")
+        require(self.sampling in SAMPLING_MODES,
+                f"unknown sampling '{self.sampling}'; valid: {', '.join(SAMPLING_MODES)}")
         require(self.threads >= 0, f"threads must be >= 0, got {self.threads}")
         require(
             self.device == "cpu" or self.device.startswith("cuda"),
@@ -158,17 +165,40 @@ def build_model_config(name: str, overrides: tuple[str, ...]):
 
 
 class EpochSampler:
-    """Deterministic shuffled batches; its state is (epoch, cursor), so it resumes exactly."""
+    """Deterministic shuffled batches; its state is (epoch, cursor), so it resumes exactly.
 
-    def __init__(self, indices: np.ndarray, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+    With `groups` (one task index per usable frame), every epoch is task-balanced: each task
+    contributes as many draws as the largest task has frames, its own frames permuted and cycled
+    to fill them (no frame is drawn twice more than any other of its task). Uniform frame
+    sampling weights a task by its frame count, and Meta-World tasks differ threefold in episode
+    length (reach episodes are short), so the shortest tasks get the least training signal.
+    """
+
+    def __init__(self, indices: np.ndarray, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 groups: np.ndarray | None = None):
         if len(indices) < batch_size * world:
             raise WamError(f"dataset has {len(indices)} usable frames, fewer than one global batch ({batch_size * world})")
+        if groups is not None and len(groups) != len(indices):
+            raise WamError(f"sampler got {len(groups)} group labels for {len(indices)} frames")
         self.indices, self.batch_size, self.seed, self.rank, self.world = indices, batch_size, seed, rank, world
+        self.groups = groups
         self.epoch, self.cursor = 0, 0
         self._perm = self._permutation()
 
+    def _epoch_draws(self, rng: np.random.Generator) -> np.ndarray:
+        if self.groups is None:
+            return self.indices
+        members = [self.indices[self.groups == g] for g in np.unique(self.groups)]
+        share = max(len(m) for m in members)
+        filled = []
+        for m in members:
+            cycles = -(-share // len(m))  # ceil: enough whole permutations to fill the share
+            filled.append(np.concatenate([rng.permutation(m) for _ in range(cycles)])[:share])
+        return np.concatenate(filled)
+
     def _permutation(self) -> np.ndarray:
-        perm = np.random.default_rng([self.seed, self.epoch]).permutation(self.indices)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        perm = rng.permutation(self._epoch_draws(rng))
         return perm[self.rank :: self.world]
 
     def next(self) -> np.ndarray:
@@ -253,7 +283,8 @@ class Trainer:
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         # Each rank draws its own noise and augmentation (the same seed would correlate them).
         torch.manual_seed(cfg.seed + 1000 * self.rank)
-        self.sampler = EpochSampler(usable, cfg.batch_size, cfg.seed, self.rank, self.world)
+        groups = self.cache.task_index[usable] if cfg.sampling == "tasks" else None
+        self.sampler = EpochSampler(usable, cfg.batch_size, cfg.seed, self.rank, self.world, groups=groups)
         self.step, self.elapsed = 0, 0.0
         self.ckpt_dir = cfg.out / "checkpoints"
         self.global_batch = cfg.batch_size * self.world
@@ -415,7 +446,8 @@ class Trainer:
             logger.text(
                 f"{'resumed at step ' + str(self.step) if resumed else 'training'} {cfg.model}: "
                 f"{self.model.num_parameters() / 1e6:.2f}M params, global batch {self.global_batch} "
-                f"({self.world} process(es) x {cfg.batch_size}), {len(self.sampler.indices)} usable frames, "
+                f"({self.world} process(es) x {cfg.batch_size}), {len(self.sampler.indices)} usable frames "
+                f"({'task-balanced' if cfg.sampling == 'tasks' else 'uniform over frames'}), "
                 f"budget {cfg.steps or '-'} steps / {cfg.minutes or '-'} min"
             )
         # Ctrl-C and SIGTERM set a flag: the current step finishes, so the checkpoint is consistent.
