@@ -1,4 +1,9 @@
-"""Command line: bad input gives one line naming the problem, exit 2, no traceback, no partial file."""
+"""Command line: bad input gives one line naming the problem, exit 2, no traceback, no partial file.
+
+Most bad-input cases call the CLI's entry point in this process (`wam_here`): the same `main`, minus
+an interpreter start-up and a torch import per case, which made these tests the slowest of the
+suite. Each command that loads torch keeps at least one case in a real process (`wam`), so what an
+import prints to stderr or how the process exits stays covered."""
 
 from __future__ import annotations
 
@@ -15,6 +20,23 @@ def wam(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "wam.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
+def wam_here(*args: str) -> subprocess.CompletedProcess:
+    """`wam <args>` through `wam.cli.main` in this process: its return value, or the code of the
+    SystemExit tyro raises for a bad flag, with stdout and stderr captured."""
+    import contextlib
+    import io
+
+    from wam.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return subprocess.CompletedProcess(["wam", *args], code, out.getvalue(), err.getvalue())
+
+
 def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
     assert proc.returncode == 2, (proc.returncode, proc.stderr[-1500:])
     lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
@@ -27,30 +49,30 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> N
 
 def test_unknown_names(tmp_path):
     assert_one_line_error(wam("collect", "--out", str(tmp_path / "d"), "--tasks", "reach-v3,open-the-fridge"), "unknown task 'open-the-fridge'")
-    assert_one_line_error(wam("collect", "--out", str(tmp_path / "d"), "--camera", "ceiling"), "unknown camera 'ceiling'", "corner2")
-    assert_one_line_error(wam("train", "--model", "gpt-robot", "--steps", "1"), "unknown model 'gpt-robot'", "flow-policy")
+    assert_one_line_error(wam_here("collect", "--out", str(tmp_path / "d"), "--camera", "ceiling"), "unknown camera 'ceiling'", "corner2")
+    assert_one_line_error(wam_here("train", "--model", "gpt-robot", "--steps", "1"), "unknown model 'gpt-robot'", "flow-policy")
     assert_one_line_error(wam("frobnicate"), "unknown command 'frobnicate'")
-    assert_one_line_error(wam("bench", "suite", "--models", "flow-policy,gpt-robot"), "wam suite: error: unknown model 'gpt-robot'")
-    assert_one_line_error(wam("probe", "--property", "persistence", "--horizon", "0"), "horizon must be in 1..")
-    assert_one_line_error(wam("eval", "--regime", "re-grounding", "--reground-every", "0"), "reground_every must be >= 1")
-    assert_one_line_error(wam("eval", "--regime", "interactive", "--observation-gain", "2"), "observation_gain must be in [0, 1], got 2.0")
+    assert_one_line_error(wam_here("bench", "suite", "--models", "flow-policy,gpt-robot"), "wam suite: error: unknown model 'gpt-robot'")
+    assert_one_line_error(wam_here("probe", "--property", "persistence", "--horizon", "0"), "horizon must be in 1..")
+    assert_one_line_error(wam_here("eval", "--regime", "re-grounding", "--reground-every", "0"), "reground_every must be >= 1")
+    assert_one_line_error(wam_here("eval", "--regime", "interactive", "--observation-gain", "2"), "observation_gain must be in [0, 1], got 2.0")
     assert not (tmp_path / "d").exists()
 
 
 def test_impossible_config_values(tmp_path):
-    assert_one_line_error(wam("collect", "--out", str(tmp_path / "d"), "--episodes", "0"), "episodes must be >= 1")
-    assert_one_line_error(wam("train", "--steps", "10", "--lr", "-1"), "lr must be a positive number")
+    assert_one_line_error(wam_here("collect", "--out", str(tmp_path / "d"), "--episodes", "0"), "episodes must be >= 1")
+    assert_one_line_error(wam_here("train", "--steps", "10", "--lr", "-1"), "lr must be a positive number")
     assert_one_line_error(wam("train"), "set a budget")
-    assert_one_line_error(wam("train", "--steps", "5", "--label-fraction", "1.5"), "label fraction must be in (0, 1]")
-    assert_one_line_error(wam("eval", "--checkpoint", str(tmp_path), "--episodes", "0"), "episodes must be >= 1")
+    assert_one_line_error(wam_here("train", "--steps", "5", "--label-fraction", "1.5"), "label fraction must be in (0, 1]")
+    assert_one_line_error(wam_here("eval", "--checkpoint", str(tmp_path), "--episodes", "0"), "episodes must be >= 1")
 
 
 def test_missing_and_corrupt_dataset(tmp_path, tiny_dataset):
-    assert_one_line_error(wam("train", "--dataset", str(tmp_path / "nope"), "--steps", "1", "--out", str(tmp_path / "r")), "dataset not found")
+    assert_one_line_error(wam_here("train", "--dataset", str(tmp_path / "nope"), "--steps", "1", "--out", str(tmp_path / "r")), "dataset not found")
     broken = tmp_path / "broken"
     shutil.copytree(tiny_dataset, broken)
     (broken / "meta" / "info.json").write_text("{oops")
-    assert_one_line_error(wam("train", "--dataset", str(broken), "--steps", "1", "--out", str(tmp_path / "r")), "corrupt")
+    assert_one_line_error(wam_here("train", "--dataset", str(broken), "--steps", "1", "--out", str(tmp_path / "r")), "corrupt")
     assert not (tmp_path / "r" / "model").exists()
 
 
@@ -75,15 +97,15 @@ def test_missing_corrupt_and_mismatched_checkpoints(tmp_path, tiny_checkpoint):
     corrupt = tmp_path / "corrupt"
     shutil.copytree(tiny_checkpoint, corrupt)
     (corrupt / "model.safetensors").write_bytes(b"not safetensors")
-    assert_one_line_error(wam("eval", "--checkpoint", str(corrupt)), "corrupt")
+    assert_one_line_error(wam_here("eval", "--checkpoint", str(corrupt)), "corrupt")
     other = tmp_path / "other"
     shutil.copytree(tiny_checkpoint, other)
     meta = json.loads((other / "config.json").read_text())
     meta["data_spec"]["action_dim"] = 7  # a checkpoint trained on a 7-d robot
     (other / "config.json").write_text(json.dumps(meta))
-    assert_one_line_error(wam("eval", "--checkpoint", str(other)), "does not match")
+    assert_one_line_error(wam_here("eval", "--checkpoint", str(other)), "does not match")
     assert_one_line_error(
-        wam("eval", "--checkpoint", str(tiny_checkpoint), "--tasks", "push-v3", "--out", str(tmp_path / "e")),
+        wam_here("eval", "--checkpoint", str(tiny_checkpoint), "--tasks", "push-v3", "--out", str(tmp_path / "e")),
         "not trained on task 'push-v3'",
     )
     assert not (tmp_path / "e" / "eval.json").exists()

@@ -284,14 +284,31 @@ def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
     stamp = (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns
     assert label_efficiency(cfg)["points"] == summary["points"]
     assert (tmp_path / "runs" / "flow-policy" / "1" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+    # --extend: a model joins an existing curve; the other models' points come from the file, untouched
+    earlier = tmp_path / "out" / "label-efficiency.json"
+    only = dict(models="encoder-only", model_overrides=tuple(o for o in tiny if o.startswith("encoder-only:")))
+    grown = label_efficiency(dataclasses.replace(cfg, **only, extend=earlier, out=tmp_path / "out-x"))
+    assert grown["points"] == summary["points"] and len(grown["commands"]) == 2
+    assert grown["commands"][0] == saved["command"] and "--models encoder-only" in grown["commands"][1]
+    other = json.loads(earlier.read_text())
+    other["budget"]["steps"] = 4
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(WamError, match="has another budget"):
+        label_efficiency(dataclasses.replace(cfg, **only, extend=tmp_path / "other.json", out=tmp_path / "out-y"))
+    with pytest.raises(WamError, match="has label settings this run does not \\(1-per-task\\)"):
+        label_efficiency(dataclasses.replace(cfg, **only, labels="1.0", extend=earlier, out=tmp_path / "out-y"))
+    with pytest.raises(WamError, match="no such file"):
+        dataclasses.replace(cfg, extend=tmp_path / "missing.json")
     # two points at a time, each in its own process: the same numbers and bit-identical weights
-    parallel = label_efficiency(dataclasses.replace(cfg, runs=tmp_path / "runs-2", out=tmp_path / "out-2", jobs=2))
+    # (one setting, so the two models' points run side by side; the other setting is the serial path's)
+    parallel = label_efficiency(dataclasses.replace(cfg, labels="1/task", runs=tmp_path / "runs-2", out=tmp_path / "out-2", jobs=2))
     same = lambda ps: [{k: p[k] for k in ("model", "setting", "labelled_episodes", "mean_success", "training_steps")} for p in ps]  # noqa: E731
-    assert same(parallel["points"]) == same(summary["points"]) and "--jobs 2" in parallel["command"]
-    for run in ("flow-policy/1", "encoder-only/1-per-task"):
+    serial = [p for p in summary["points"] if p["setting"] == "1-per-task"]
+    assert same(parallel["points"]) == same(serial) and "--jobs 2" in parallel["command"]
+    for run in ("flow-policy/1-per-task", "encoder-only/1-per-task"):
         weights = [(tmp_path / r / run / "model" / "model.safetensors").read_bytes() for r in ("runs", "runs-2")]
         assert weights[0] == weights[1], run
-    assert (tmp_path / "runs-2" / "flow-policy" / "1" / "point.log").exists()
+    assert (tmp_path / "runs-2" / "flow-policy" / "1-per-task" / "point.log").exists()
     # the same run folders under another budget are refused, not silently reused
     with pytest.raises(WamError, match="was trained with a budget of 0 min / 3 steps, not 0 min / 4 steps"):
         label_efficiency(dataclasses.replace(cfg, steps=4))

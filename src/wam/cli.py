@@ -13,49 +13,33 @@ import warnings
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 
-def _collect(cfg: "CollectConfig") -> None:  # noqa: F821
-    from wam.data.collect import collect
+# name -> (module, config class, function, one-line help). Only the chosen command's module is
+# imported, so `wam --help`, an unknown command and a bad flag answer without loading torch for
+# every other command (that took 5-10 s per call).
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "doctor": ("wam.doctor", "DoctorConfig", "doctor_main", "check rendering backend, pinned versions and frames"),
+    "collect": ("wam.data.collect", "CollectConfig", "collect", "collect scripted-expert demonstrations (LeRobot v3.0)"),
+    "train": ("wam.train.trainer", "TrainConfig", "train", "train a registered model on a LeRobot v3 dataset"),
+    "eval": ("wam.runner.evaluate", "EvalConfig", "evaluate_main", "closed-loop evaluation on held-out initial conditions"),
+    "sweep": ("wam.runner.sweep", "SweepConfig", "sweep_main", "evaluate one checkpoint across a runtime option (the fidelity-latency dial)"),
+    "label-efficiency": ("wam.runner.label_efficiency", "LabelEfficiencyConfig", "label_efficiency_main",
+                         "success vs action-labelled episodes: train and evaluate each model per label budget"),
+    "suite": ("wam.runner.suite", "SuiteConfig", "suite_main", "the matched comparison: every model, one dataset, one budget, one protocol, one report"),
+    "probe": ("wam.runner.probe", "ProbeConfig", "probe_main",
+              "measure a WAM property against the simulator (interactability, causality, persistence, plausibility, generalization)"),
+    "report": ("wam.report.html", "ReportConfig", "report_main", "static HTML report from eval results"),
+    "bench": ("wam.bench", "BenchConfig", "bench_main", "throughput and latency benchmarks"),
+    "models": ("wam.registry_table", "ModelsConfig", "models_main", "list registered models and their anatomy"),
+}
 
-    collect(cfg)
 
+def _load(name: str):
+    """The config class and the function of one command."""
+    import importlib
 
-def _train(cfg: "TrainConfig") -> None:  # noqa: F821
-    from wam.train.trainer import train
-
-    train(cfg)
-
-
-def _commands() -> dict:
-    from wam.bench import BenchConfig, bench_main
-    from wam.data.collect import CollectConfig
-    from wam.doctor import DoctorConfig, doctor_main
-    from wam.registry_table import ModelsConfig, models_main
-    from wam.report.html import ReportConfig, report_main
-    from wam.runner.evaluate import EvalConfig, evaluate_main
-    from wam.runner.label_efficiency import LabelEfficiencyConfig, label_efficiency_main
-    from wam.runner.probe import ProbeConfig, probe_main
-    from wam.runner.suite import SuiteConfig, suite_main
-    from wam.runner.sweep import SweepConfig, sweep_main
-    from wam.train.trainer import TrainConfig
-
-    return {
-        "doctor": (DoctorConfig, doctor_main, "check rendering backend, pinned versions and frames"),
-        "collect": (CollectConfig, _collect, "collect scripted-expert demonstrations (LeRobot v3.0)"),
-        "train": (TrainConfig, _train, "train a registered model on a LeRobot v3 dataset"),
-        "eval": (EvalConfig, evaluate_main, "closed-loop evaluation on held-out initial conditions"),
-        "sweep": (SweepConfig, sweep_main, "evaluate one checkpoint across a runtime option (the fidelity-latency dial)"),
-        "label-efficiency": (
-            LabelEfficiencyConfig, label_efficiency_main, "success vs action-labelled episodes: train and evaluate each model per label budget"
-        ),
-        "suite": (SuiteConfig, suite_main, "the matched comparison: every model, one dataset, one budget, one protocol, one report"),
-        "probe": (
-            ProbeConfig, probe_main,
-            "measure a WAM property against the simulator (interactability, causality, persistence, plausibility, generalization)",
-        ),
-        "report": (ReportConfig, report_main, "static HTML report from eval results"),
-        "bench": (BenchConfig, bench_main, "throughput and latency benchmarks"),
-        "models": (ModelsConfig, models_main, "list registered models and their anatomy"),
-    }
+    module, config_class, fn, _ = COMMANDS[name]
+    mod = importlib.import_module(module)
+    return getattr(mod, config_class), getattr(mod, fn)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,18 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:2] == ["bench", "suite"]:  # the evaluation issue's name for the matched comparison
         argv = ["suite", *argv[2:]]
-    commands = _commands()
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         if argv and argv[0] not in ("-h", "--help"):
-            print(f"wam: error: unknown command '{argv[0]}'; valid: {', '.join(commands)}", file=sys.stderr)
+            print(f"wam: error: unknown command '{argv[0]}'; valid: {', '.join(COMMANDS)}", file=sys.stderr)
             return 2
-        print("usage: wam {" + ",".join(commands) + "} [--help]\n")
-        for name, (_, _, doc) in commands.items():
+        print("usage: wam {" + ",".join(COMMANDS) + "} [--help]\n")
+        for name, (*_, doc) in COMMANDS.items():
             print(f"  {name:16s} {doc}")
         return 0
     name = argv[0]
-    config_class, fn, doc = commands[name]
+    doc = COMMANDS[name][3]
     try:
+        config_class, fn = _load(name)
         cfg = tyro.cli(config_class, args=argv[1:], prog=f"wam {name}", description=doc)
         fn(cfg)
     except WamError as e:

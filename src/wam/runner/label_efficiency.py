@@ -11,6 +11,11 @@ deterministic per `--label-seed` and nested (the 10% are inside the 25%, see `la
     <out>/label-efficiency.json      one point per (model, setting): labelled episodes, success (Wilson 95%)
     <out>/label-efficiency.png       success vs labelled episodes (all tasks), one line per model
 
+`--extend <label-efficiency.json>` adds models to an existing curve without retraining the ones in
+it: its points for the models not named in `--models` are kept, provided it was made on the same
+dataset, budget, label seed, label settings and evaluation protocol (otherwise a one-line error
+names the field that differs), and `commands` lists every command whose points are in the file.
+
 Killed and rerun with the same command, it resumes the unfinished run and skips finished ones.
 `--jobs N` runs N (model, setting) points at once, each its own `wam label-efficiency` process on
 one point (log: <runs>/<model>/<setting>/point.log), then assembles the curve from the finished
@@ -65,6 +70,9 @@ class LabelEfficiencyConfig(MatchedRunsConfig):
     """where the training runs and their evaluations go"""
     out: Path = Path("results/mt10")
     """where label-efficiency.json and .png go"""
+    extend: Path | None = None
+    """an existing label-efficiency.json: keep its points for the models not in --models (it must
+    share this run's dataset, budget, label seed, settings and protocol)"""
     jobs: int = 1
     """(model, setting) points trained and evaluated at once, each in its own process; give each
     --threads and --workers that fit the machine (e.g. 2 cores: --jobs 2 --threads 1 --workers 1)"""
@@ -79,6 +87,24 @@ class LabelEfficiencyConfig(MatchedRunsConfig):
         require(len(set(names)) == len(names), f"--labels names the same setting twice: {self.labels}")
         self.check_budget_set()
         self.overrides = parse_model_overrides(self.model_overrides, self.model_list)
+        if self.extend is not None:
+            require(self.extend.is_file(), f"--extend {self.extend}: no such file")
+
+
+def extended(summary: dict, earlier: dict, source: Path, models: list[str]) -> dict:
+    """`summary` with the points of `earlier` (read from `source`) for models other than `models`
+    put first, once every field that decides what a point means is shown to be the same."""
+    require(earlier.get("schema") == summary["schema"], f"--extend {source} is not a `wam label-efficiency` result")
+    for key in ("dataset", "budget", "label_seed", "protocol"):
+        if earlier.get(key) != summary[key]:
+            raise WamError(f"--extend {source} has another {key} ({earlier.get(key)!r}, not {summary[key]!r}); "
+                           "its points would not answer the same question")
+    settings = {p["setting"] for p in summary["points"]}
+    kept = [p for p in earlier.get("points", []) if p["model"] not in models]
+    other = sorted({p["setting"] for p in kept} - settings)
+    require(not other, f"--extend {source} has label settings this run does not ({', '.join(other)})")
+    commands = earlier.get("commands") or [earlier["command"]]
+    return {**summary, "commands": [*commands, summary["command"]], "points": kept + summary["points"]}
 
 
 def run_points_in_parallel(cfg: LabelEfficiencyConfig) -> None:
@@ -100,7 +126,8 @@ def run_points_in_parallel(cfg: LabelEfficiencyConfig) -> None:
                 folder = cfg.runs / model / parse_setting(text)[0]
                 folder.mkdir(parents=True, exist_ok=True)
                 mine = tuple(o for o in cfg.model_overrides if o.partition(":")[0].strip() == model)
-                one = dataclasses.replace(cfg, models=model, labels=text, jobs=1, out=folder / "point", model_overrides=mine)
+                one = dataclasses.replace(cfg, models=model, labels=text, jobs=1, out=folder / "point", model_overrides=mine,
+                                          extend=None)  # a point alone; the parent extends the curve
                 with open(folder / "point.log", "w") as log:
                     child = subprocess.Popen([sys.executable, "-m", "wam.cli", "label-efficiency", *cli_args(one)],
                                              stdout=log, stderr=subprocess.STDOUT)
@@ -176,6 +203,10 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
         "command": command_line("wam label-efficiency", cfg),
         "points": points,
     }
+    if cfg.extend is not None:
+        from wam.data.io import read_json
+
+        summary = extended(summary, read_json(cfg.extend, "label-efficiency result"), cfg.extend, cfg.model_list)
     cfg.out.mkdir(parents=True, exist_ok=True)
     write_json(cfg.out / "label-efficiency.json", summary)
     from wam.report.plots import label_efficiency_curve
