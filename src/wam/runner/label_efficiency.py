@@ -13,8 +13,9 @@ deterministic per `--label-seed` and nested (the 10% are inside the 25%, see `la
 
 `--extend <label-efficiency.json>` adds models to an existing curve without retraining the ones in
 it: its points for the models not named in `--models` are kept, provided it was made on the same
-dataset, budget, label seed, label settings and evaluation protocol (otherwise a one-line error
-names the field that differs), and `commands` lists every command whose points are in the file.
+dataset, budget, label seed and evaluation protocol (otherwise a one-line error names the field
+that differs), and `commands` lists every command whose points are in the file. The models may
+have different label settings (a setting names the same episodes for every model: `label_mask`).
 
 Killed and rerun with the same command, it resumes the unfinished run and skips finished ones.
 `--jobs N` runs N (model, setting) points at once, each its own `wam label-efficiency` process on
@@ -72,7 +73,7 @@ class LabelEfficiencyConfig(MatchedRunsConfig):
     """where label-efficiency.json and .png go"""
     extend: Path | None = None
     """an existing label-efficiency.json: keep its points for the models not in --models (it must
-    share this run's dataset, budget, label seed, settings and protocol)"""
+    share this run's dataset, budget, label seed and protocol)"""
     jobs: int = 1
     """(model, setting) points trained and evaluated at once, each in its own process; give each
     --threads and --workers that fit the machine (e.g. 2 cores: --jobs 2 --threads 1 --workers 1)"""
@@ -99,10 +100,7 @@ def extended(summary: dict, earlier: dict, source: Path, models: list[str]) -> d
         if earlier.get(key) != summary[key]:
             raise WamError(f"--extend {source} has another {key} ({earlier.get(key)!r}, not {summary[key]!r}); "
                            "its points would not answer the same question")
-    settings = {p["setting"] for p in summary["points"]}
-    kept = [p for p in earlier.get("points", []) if p["model"] not in models]
-    other = sorted({p["setting"] for p in kept} - settings)
-    require(not other, f"--extend {source} has label settings this run does not ({', '.join(other)})")
+    kept = [p for p in earlier.get("points", []) if p["model"] not in models]  # settings may differ per model
     commands = earlier.get("commands") or [earlier["command"]]
     return {**summary, "commands": [*commands, summary["command"]], "points": kept + summary["points"]}
 
