@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the default test suite (about 10 minutes on 2 CPU cores).
+# Set up (if needed) and run the default test suite (about 12 minutes on 2 CPU cores).
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m slow` for the long checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."

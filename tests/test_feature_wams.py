@@ -290,6 +290,10 @@ def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
     grown = label_efficiency(dataclasses.replace(cfg, **only, extend=earlier, out=tmp_path / "out-x"))
     assert grown["points"] == summary["points"] and len(grown["commands"]) == 2
     assert grown["commands"][0] == saved["command"] and "--models encoder-only" in grown["commands"][1]
+    in_place = dataclasses.replace(cfg, **only, extend=tmp_path / "out-x" / "label-efficiency.json", out=tmp_path / "out-x")
+    again = label_efficiency(in_place)  # extending the file in place: its command joins the list...
+    assert again["points"] == grown["points"] and len(again["commands"]) == 3
+    assert label_efficiency(in_place)["commands"] == again["commands"]  # ...once, however often it reruns
     other = json.loads(earlier.read_text())
     other["budget"]["steps"] = 4
     (tmp_path / "other.json").write_text(json.dumps(other))

@@ -125,6 +125,7 @@ def label_efficiency_curve(summary: dict, path: Path) -> Path:
     """Success (Wilson 95%) against action-labelled episodes, one line per model (log x)."""
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     models = list(dict.fromkeys(p["model"] for p in summary["points"]))
+    ticks = sorted({p["labelled_episodes"] for p in summary["points"]})
     for i, model in enumerate(models):
         pts = sorted((p for p in summary["points"] if p["model"] == model), key=lambda p: p["labelled_episodes"])
         x = np.array([p["labelled_episodes"] for p in pts], dtype=float) * (1 + 0.03 * (i - (len(models) - 1) / 2))
@@ -132,10 +133,14 @@ def label_efficiency_curve(summary: dict, path: Path) -> Path:
         lo = s - np.array([p["pooled_ci95"][0] for p in pts])
         hi = np.array([p["pooled_ci95"][1] for p in pts]) - s
         kind = pts[0].get("kind", "")
-        ax.errorbar(x, 100 * s, yerr=100 * np.stack([lo, hi]), fmt="o-" if kind == "WAM" else "s--", capsize=3,
-                    label=f"{model} ({kind})" if kind else model)
+        bars = ax.errorbar(x, 100 * s, yerr=100 * np.stack([lo, hi]), fmt="o" if kind == "WAM" else "s", capsize=3,
+                           label=f"{model} ({kind})" if kind else model)
+        # join neighbouring budgets only: a setting this model did not run stays a gap, not a line
+        where = [ticks.index(p["labelled_episodes"]) for p in pts]
+        for j in range(len(pts) - 1):
+            if where[j + 1] == where[j] + 1:
+                ax.plot(x[j:j + 2], 100 * s[j:j + 2], "-" if kind == "WAM" else "--", color=bars[0].get_color())
     ax.set_xscale("log")
-    ticks = sorted({p["labelled_episodes"] for p in summary["points"]})
     ax.set_xticks(ticks, [str(t) for t in ticks])  # the budgets themselves, not log-scale minor labels
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("action-labelled episodes (the rest: action-free video)")

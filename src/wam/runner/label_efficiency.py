@@ -102,7 +102,9 @@ def extended(summary: dict, earlier: dict, source: Path, models: list[str]) -> d
                            "its points would not answer the same question")
     kept = [p for p in earlier.get("points", []) if p["model"] not in models]  # settings may differ per model
     commands = earlier.get("commands") or [earlier["command"]]
-    return {**summary, "commands": [*commands, summary["command"]], "points": kept + summary["points"]}
+    if summary["command"] not in commands:  # rerunning a command that is already in the file adds it once
+        commands = [*commands, summary["command"]]
+    return {**summary, "commands": commands, "points": kept + summary["points"]}
 
 
 def run_points_in_parallel(cfg: LabelEfficiencyConfig) -> None:
