@@ -88,18 +88,39 @@ class LabelEfficiencyConfig(MatchedRunsConfig):
         require(len(set(names)) == len(names), f"--labels names the same setting twice: {self.labels}")
         self.check_budget_set()
         self.overrides = parse_model_overrides(self.model_overrides, self.model_list)
-        if self.extend is not None:
+        self.earlier = None
+        if self.extend is not None:  # checked now, not after hours of training: all but the protocol
+            from wam.data.io import read_json
+
             require(self.extend.is_file(), f"--extend {self.extend}: no such file")
+            self.earlier = read_json(self.extend, "label-efficiency result")
+            require_same(self.earlier, curve_header(self), self.extend)
+
+
+def curve_header(cfg: LabelEfficiencyConfig) -> dict:
+    """What a label-efficiency.json says about how its points were made, known before training."""
+    return {
+        "schema": "wam.label-efficiency/1",
+        "dataset": str(cfg.dataset),
+        "budget": {"minutes": cfg.minutes, "steps": cfg.steps, "threads": cfg.threads},
+        "label_seed": cfg.label_seed,
+    }
+
+
+def require_same(earlier: dict, ours: dict, source: Path) -> None:
+    """One-line error naming the first field of `ours` that `earlier` (from `source`) differs in."""
+    require(earlier.get("schema") == ours["schema"], f"--extend {source} is not a `wam label-efficiency` result")
+    for key in ours:
+        if earlier.get(key) != ours[key]:
+            raise WamError(f"--extend {source} has another {key} ({earlier.get(key)!r}, not {ours[key]!r}); "
+                           "its points would not answer the same question")
 
 
 def extended(summary: dict, earlier: dict, source: Path, models: list[str]) -> dict:
     """`summary` with the points of `earlier` (read from `source`) for models other than `models`
     put first, once every field that decides what a point means is shown to be the same."""
-    require(earlier.get("schema") == summary["schema"], f"--extend {source} is not a `wam label-efficiency` result")
-    for key in ("dataset", "budget", "label_seed", "protocol"):
-        if earlier.get(key) != summary[key]:
-            raise WamError(f"--extend {source} has another {key} ({earlier.get(key)!r}, not {summary[key]!r}); "
-                           "its points would not answer the same question")
+    # the protocol too, known once the points are evaluated
+    require_same(earlier, {k: summary[k] for k in ("schema", "dataset", "budget", "label_seed", "protocol")}, source)
     kept = [p for p in earlier.get("points", []) if p["model"] not in models]  # settings may differ per model
     commands = earlier.get("commands") or [earlier["command"]]
     if summary["command"] not in commands:  # rerunning a command that is already in the file adds it once
@@ -195,18 +216,13 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
                 "training_seconds": p["training_seconds"],
             })
     summary = {
-        "schema": "wam.label-efficiency/1",
-        "dataset": str(cfg.dataset),
-        "budget": {"minutes": cfg.minutes, "steps": cfg.steps, "threads": cfg.threads},
-        "label_seed": cfg.label_seed,
+        **curve_header(cfg),
         "protocol": protocol,
         "command": command_line("wam label-efficiency", cfg),
         "points": points,
     }
-    if cfg.extend is not None:
-        from wam.data.io import read_json
-
-        summary = extended(summary, read_json(cfg.extend, "label-efficiency result"), cfg.extend, cfg.model_list)
+    if cfg.earlier is not None:
+        summary = extended(summary, cfg.earlier, cfg.extend, cfg.model_list)
     cfg.out.mkdir(parents=True, exist_ok=True)
     write_json(cfg.out / "label-efficiency.json", summary)
     from wam.report.plots import label_efficiency_curve
