@@ -299,9 +299,18 @@ def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(WamError, match="has another budget"):
         label_efficiency(dataclasses.replace(cfg, **only, extend=tmp_path / "other.json", out=tmp_path / "out-y"))
-    # a model may join with fewer settings than the file's other models have
+    # a command may run some of a model's settings: the file keeps that model's other points
+    # (a model gains settings one command at a time), and the rerun setting's point is replaced, never doubled
     fewer = label_efficiency(dataclasses.replace(cfg, **only, labels="1.0", extend=earlier, out=tmp_path / "out-y"))
-    assert [(p["model"], p["setting"]) for p in fewer["points"]] == [("flow-policy", "1"), ("flow-policy", "1-per-task"), ("encoder-only", "1")]
+    assert [(p["model"], p["setting"]) for p in fewer["points"]] == [
+        ("flow-policy", "1"), ("flow-policy", "1-per-task"), ("encoder-only", "1-per-task"), ("encoder-only", "1")]
+    assert fewer["points"][2] == points["encoder-only", "1-per-task"]
+    # and a model absent from the file joins with fewer settings than the others have
+    gone = json.loads(earlier.read_text())
+    gone["points"] = [p for p in gone["points"] if p["model"] != "encoder-only"]
+    (tmp_path / "no-encoder.json").write_text(json.dumps(gone))
+    joined = label_efficiency(dataclasses.replace(cfg, **only, labels="1.0", extend=tmp_path / "no-encoder.json", out=tmp_path / "out-z"))
+    assert [(p["model"], p["setting"]) for p in joined["points"]] == [("flow-policy", "1"), ("flow-policy", "1-per-task"), ("encoder-only", "1")]
     with pytest.raises(WamError, match="no such file"):
         dataclasses.replace(cfg, extend=tmp_path / "missing.json")
     # two points at a time, each in its own process: the same numbers and bit-identical weights

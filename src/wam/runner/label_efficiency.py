@@ -11,8 +11,9 @@ deterministic per `--label-seed` and nested (the 10% are inside the 25%, see `la
     <out>/label-efficiency.json      one point per (model, setting): labelled episodes, success (Wilson 95%)
     <out>/label-efficiency.png       success vs labelled episodes (all tasks), one line per model
 
-`--extend <label-efficiency.json>` adds models to an existing curve without retraining the ones in
-it: its points for the models not named in `--models` are kept, provided it was made on the same
+`--extend <label-efficiency.json>` adds points to an existing curve without retraining the ones in
+it: its points for the (model, setting) pairs this command does not run are kept (so a model can
+gain settings, or a new model join, one command at a time), provided it was made on the same
 dataset, budget, label seed and evaluation protocol (otherwise a one-line error names the field
 that differs), and `commands` lists every command whose points are in the file. The models may
 have different label settings (a setting names the same episodes for every model: `label_mask`).
@@ -72,8 +73,8 @@ class LabelEfficiencyConfig(MatchedRunsConfig):
     out: Path = Path("results/mt10")
     """where label-efficiency.json and .png go"""
     extend: Path | None = None
-    """an existing label-efficiency.json: keep its points for the models not in --models (it must
-    share this run's dataset, budget, label seed and protocol)"""
+    """an existing label-efficiency.json: keep its points for the (model, setting) pairs this run
+    does not make (it must share this run's dataset, budget, label seed and protocol)"""
     jobs: int = 1
     """(model, setting) points trained and evaluated at once, each in its own process; give each
     --threads and --workers that fit the machine (e.g. 2 cores: --jobs 2 --threads 1 --workers 1)"""
@@ -116,12 +117,14 @@ def require_same(earlier: dict, ours: dict, source: Path) -> None:
                            "its points would not answer the same question")
 
 
-def extended(summary: dict, earlier: dict, source: Path, models: list[str]) -> dict:
-    """`summary` with the points of `earlier` (read from `source`) for models other than `models`
-    put first, once every field that decides what a point means is shown to be the same."""
+def extended(summary: dict, earlier: dict, source: Path) -> dict:
+    """`summary` with the points of `earlier` (read from `source`) for the (model, setting) pairs
+    `summary` did not run put first, once every field that decides what a point means is shown to
+    be the same. A pair in both is the new run's (a rerun replaces its point, never duplicates it)."""
     # the protocol too, known once the points are evaluated
     require_same(earlier, {k: summary[k] for k in ("schema", "dataset", "budget", "label_seed", "protocol")}, source)
-    kept = [p for p in earlier.get("points", []) if p["model"] not in models]  # settings may differ per model
+    ran = {(p["model"], p["setting"]) for p in summary["points"]}
+    kept = [p for p in earlier.get("points", []) if (p["model"], p["setting"]) not in ran]
     commands = earlier.get("commands") or [earlier["command"]]
     if summary["command"] not in commands:  # rerunning a command that is already in the file adds it once
         commands = [*commands, summary["command"]]
@@ -222,7 +225,7 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
         "points": points,
     }
     if cfg.earlier is not None:
-        summary = extended(summary, cfg.earlier, cfg.extend, cfg.model_list)
+        summary = extended(summary, cfg.earlier, cfg.extend)
     cfg.out.mkdir(parents=True, exist_ok=True)
     write_json(cfg.out / "label-efficiency.json", summary)
     from wam.report.plots import label_efficiency_curve
