@@ -300,11 +300,12 @@ def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
     with pytest.raises(WamError, match="has another budget"):
         label_efficiency(dataclasses.replace(cfg, **only, extend=tmp_path / "other.json", out=tmp_path / "out-y"))
     # a command may run some of a model's settings: the file keeps that model's other points
-    # (a model gains settings one command at a time), and the rerun setting's point is replaced, never doubled
+    # (a model gains settings one command at a time), and the rerun setting's point is replaced, never
+    # doubled; a model's rows stay together, most labels first
     fewer = label_efficiency(dataclasses.replace(cfg, **only, labels="1.0", extend=earlier, out=tmp_path / "out-y"))
     assert [(p["model"], p["setting"]) for p in fewer["points"]] == [
-        ("flow-policy", "1"), ("flow-policy", "1-per-task"), ("encoder-only", "1-per-task"), ("encoder-only", "1")]
-    assert fewer["points"][2] == points["encoder-only", "1-per-task"]
+        ("flow-policy", "1"), ("flow-policy", "1-per-task"), ("encoder-only", "1"), ("encoder-only", "1-per-task")]
+    assert fewer["points"][3] == points["encoder-only", "1-per-task"]
     # and a model absent from the file joins with fewer settings than the others have
     gone = json.loads(earlier.read_text())
     gone["points"] = [p for p in gone["points"] if p["model"] != "encoder-only"]

@@ -119,16 +119,19 @@ def require_same(earlier: dict, ours: dict, source: Path) -> None:
 
 def extended(summary: dict, earlier: dict, source: Path) -> dict:
     """`summary` with the points of `earlier` (read from `source`) for the (model, setting) pairs
-    `summary` did not run put first, once every field that decides what a point means is shown to
+    `summary` did not run, once every field that decides what a point means is shown to
     be the same. A pair in both is the new run's (a rerun replaces its point, never duplicates it)."""
     # the protocol too, known once the points are evaluated
     require_same(earlier, {k: summary[k] for k in ("schema", "dataset", "budget", "label_seed", "protocol")}, source)
     ran = {(p["model"], p["setting"]) for p in summary["points"]}
-    kept = [p for p in earlier.get("points", []) if (p["model"], p["setting"]) not in ran]
+    points = [p for p in earlier.get("points", []) if (p["model"], p["setting"]) not in ran] + summary["points"]
+    # a model that gains a setting later keeps its rows together, most labels first (as one run writes them)
+    first_seen = {m: i for i, m in enumerate(dict.fromkeys(p["model"] for p in points))}
+    points.sort(key=lambda p: (first_seen[p["model"]], -p["labelled_episodes"]))
     commands = earlier.get("commands") or [earlier["command"]]
     if summary["command"] not in commands:  # rerunning a command that is already in the file adds it once
         commands = [*commands, summary["command"]]
-    return {**summary, "commands": commands, "points": kept + summary["points"]}
+    return {**summary, "commands": commands, "points": points}
 
 
 def run_points_in_parallel(cfg: LabelEfficiencyConfig) -> None:
