@@ -299,6 +299,12 @@ def test_label_efficiency_trains_evaluates_and_resumes(tiny_dataset, tmp_path):
     (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(WamError, match="has another budget"):
         label_efficiency(dataclasses.replace(cfg, **only, extend=tmp_path / "other.json", out=tmp_path / "out-y"))
+    # a curve written before --sampling existed sampled frames: it is not a task-balanced curve
+    legacy = json.loads(earlier.read_text())
+    assert legacy.pop("sampling") == "tasks"
+    (tmp_path / "legacy.json").write_text(json.dumps(legacy))
+    with pytest.raises(WamError, match="has another sampling \\('frames', not 'tasks'\\)"):
+        dataclasses.replace(cfg, **only, extend=tmp_path / "legacy.json", out=tmp_path / "out-y")
     # a command may run some of a model's settings: the file keeps that model's other points
     # (a model gains settings one command at a time), and the rerun setting's point is replaced, never
     # doubled; a model's rows stay together, most labels first

@@ -80,6 +80,10 @@ def test_task_balanced_training_is_recorded_and_bad_sampling_is_refused(tiny_dat
     assert info["train"]["train_config"]["sampling"] == "tasks"
     with pytest.raises(WamError, match="unknown sampling 'episodes'"):
         TrainConfig(dataset=tiny_dataset, out=tmp_path / "x", steps=1, sampling="episodes")
+    assert TrainConfig(dataset=tiny_dataset, out=tmp_path / "x", steps=1).sampling == "tasks"  # the default
+    # resuming under the other sampling would change the batches after the resume point: refused
+    with pytest.raises(WamError, match="trained with sampling='tasks', not 'frames'"):
+        train(train_config(tiny_dataset, tmp_path / "balanced", steps=4, sampling="frames"))
 
 
 def test_checkpoint_round_trip_is_bit_exact(tiny_checkpoint, tmp_path):

@@ -14,7 +14,7 @@ deterministic per `--label-seed` and nested (the 10% are inside the 25%, see `la
 `--extend <label-efficiency.json>` adds points to an existing curve without retraining the ones in
 it: its points for the (model, setting) pairs this command does not run are kept (so a model can
 gain settings, or a new model join, one command at a time), provided it was made on the same
-dataset, budget, label seed and evaluation protocol (otherwise a one-line error names the field
+dataset, budget, label seed, batch sampling and evaluation protocol (otherwise a one-line error names the field
 that differs), and `commands` lists every command whose points are in the file. The models may
 have different label settings (a setting names the same episodes for every model: `label_mask`).
 
@@ -74,7 +74,7 @@ class LabelEfficiencyConfig(MatchedRunsConfig):
     """where label-efficiency.json and .png go"""
     extend: Path | None = None
     """an existing label-efficiency.json: keep its points for the (model, setting) pairs this run
-    does not make (it must share this run's dataset, budget, label seed and protocol)"""
+    does not make (it must share this run's dataset, budget, label seed, sampling and protocol)"""
     jobs: int = 1
     """(model, setting) points trained and evaluated at once, each in its own process; give each
     --threads and --workers that fit the machine (e.g. 2 cores: --jobs 2 --threads 1 --workers 1)"""
@@ -105,12 +105,14 @@ def curve_header(cfg: LabelEfficiencyConfig) -> dict:
         "dataset": str(cfg.dataset),
         "budget": {"minutes": cfg.minutes, "steps": cfg.steps, "threads": cfg.threads},
         "label_seed": cfg.label_seed,
+        "sampling": cfg.sampling,
     }
 
 
 def require_same(earlier: dict, ours: dict, source: Path) -> None:
     """One-line error naming the first field of `ours` that `earlier` (from `source`) differs in."""
     require(earlier.get("schema") == ours["schema"], f"--extend {source} is not a `wam label-efficiency` result")
+    earlier = {"sampling": "frames", **earlier}  # curves written before --sampling existed sampled frames
     for key in ours:
         if earlier.get(key) != ours[key]:
             raise WamError(f"--extend {source} has another {key} ({earlier.get(key)!r}, not {ours[key]!r}); "
@@ -122,7 +124,7 @@ def extended(summary: dict, earlier: dict, source: Path) -> dict:
     `summary` did not run, once every field that decides what a point means is shown to
     be the same. A pair in both is the new run's (a rerun replaces its point, never duplicates it)."""
     # the protocol too, known once the points are evaluated
-    require_same(earlier, {k: summary[k] for k in ("schema", "dataset", "budget", "label_seed", "protocol")}, source)
+    require_same(earlier, {k: summary[k] for k in ("schema", "dataset", "budget", "label_seed", "sampling", "protocol")}, source)
     ran = {(p["model"], p["setting"]) for p in summary["points"]}
     points = [p for p in earlier.get("points", []) if (p["model"], p["setting"]) not in ran] + summary["points"]
     # a model that gains a setting later keeps its rows together, most labels first (as one run writes them)
@@ -192,7 +194,7 @@ def label_efficiency(cfg: LabelEfficiencyConfig) -> dict:
             checkpoint = train(
                 TrainConfig(
                     dataset=cfg.dataset, out=run, model=model, minutes=cfg.minutes, steps=cfg.steps,
-                    threads=cfg.threads, seed=cfg.seed, label_seed=cfg.label_seed, label_fraction=fraction,
+                    threads=cfg.threads, seed=cfg.seed, sampling=cfg.sampling, label_seed=cfg.label_seed, label_fraction=fraction,
                     labelled_per_task=per_task, model_overrides=tuple(cfg.overrides.get(model, ())),
                 )
             )

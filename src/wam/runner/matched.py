@@ -27,6 +27,8 @@ class MatchedRunsConfig:
     """torch threads per training run (0: all cores)"""
     seed: int = 0
     """training seed"""
+    sampling: str = "tasks"
+    """batch sampling of every training run: 'tasks' (each task an equal share of every epoch) or 'frames' (every usable frame once per epoch; the default before 2026-12-03)"""
     episodes: int = 50
     """held-out episodes per task in each evaluation"""
     tasks: str = ""
@@ -41,7 +43,10 @@ class MatchedRunsConfig:
     """model config overrides as model:key=value, repeatable (e.g. --model-overrides encoder-only:future_weight=0.5)"""
 
     def check_budget_set(self) -> None:
+        from wam.train.trainer import SAMPLING_MODES
+
         require(self.minutes > 0 or self.steps > 0, "set a budget: --minutes M or --steps N")
+        require(self.sampling in SAMPLING_MODES, f"unknown sampling '{self.sampling}'; valid: {', '.join(SAMPLING_MODES)}")
 
 
 def agent_list(text: str, default: list[str]) -> list[str]:

@@ -110,7 +110,8 @@ def suite(cfg: SuiteConfig) -> dict:
         check_budget(run, ae_minutes, ae_steps)
         # the settings the README's autoencoder runs use: a small net that likes a higher rate
         autoencoder = train(TrainConfig(dataset=cfg.dataset, out=run, model="autoencoder", minutes=ae_minutes,
-                                        steps=ae_steps, threads=cfg.threads, seed=cfg.seed, lr=1e-3, warmup_steps=100))
+                                        steps=ae_steps, threads=cfg.threads, seed=cfg.seed, sampling=cfg.sampling,
+                                        lr=1e-3, warmup_steps=100))
     rows = []
     for name in cfg.model_list:
         overrides = list(cfg.overrides.get(name, ()))
@@ -124,7 +125,8 @@ def suite(cfg: SuiteConfig) -> dict:
         scorer = "score" in model_class(name).capabilities
         dataset = cfg.world_model_dataset if scorer else cfg.dataset
         checkpoint = train(TrainConfig(dataset=dataset, out=run, model=name, minutes=minutes, steps=steps,
-                                       threads=cfg.threads, seed=cfg.seed, model_overrides=tuple(overrides)))
+                                       threads=cfg.threads, seed=cfg.seed, sampling=cfg.sampling,
+                                       model_overrides=tuple(overrides)))
         result = evaluate(EvalConfig(checkpoint=checkpoint, out=cfg.out / name, tasks=cfg.tasks, episodes=cfg.episodes,
                                      workers=cfg.workers, videos=cfg.videos, max_steps=cfg.max_steps, action_steps=cfg.action_steps,
                                      proposals=cfg.proposals if scorer else ""))

@@ -83,8 +83,8 @@ class TrainConfig:
     """share of each task's episodes that keep action labels; the rest are action-free"""
     labelled_per_task: int = 0
     """if > 0: keep labels on exactly this many episodes per task (overrides label_fraction)"""
-    sampling: str = "frames"
-    """batch sampling: 'frames' (every usable frame once per epoch) or 'tasks' (each task fills an equal share of every epoch, its frames cycled, so short-episode tasks such as reach are not outweighed)"""
+    sampling: str = "tasks"
+    """batch sampling: 'tasks' (each task fills an equal share of every epoch, its frames cycled, so short-episode tasks such as reach are not outweighed) or 'frames' (every usable frame once per epoch; the default before 2026-12-03)"""
     image_key: str = ""
     """camera feature to train on (default: the dataset's first image/video feature)"""
     log_every: int = 50
@@ -361,8 +361,10 @@ class Trainer:
             raise WamError(f"{self.cfg.out} was trained with another model config; use --overwrite or another --out")
         saved_train = state.get("train_config", {})
         now = json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str))
-        defaults = {"init_from": None, "init_weights": True}  # runs saved before these existed
-        for key in ("dataset", "batch_size", "seed", "label_seed", "label_fraction", "labelled_per_task", "image_key", "init_from", "init_weights"):
+        # runs saved before these existed; a run saved before --sampling existed sampled frames
+        defaults = {"init_from": None, "init_weights": True, "sampling": "frames"}
+        for key in ("dataset", "batch_size", "seed", "label_seed", "label_fraction", "labelled_per_task", "image_key",
+                    "init_from", "init_weights", "sampling"):
             if saved_train.get(key, defaults.get(key)) != now.get(key):
                 raise WamError(
                     f"{self.cfg.out} was trained with {key}={saved_train.get(key)!r}, not {now.get(key)!r}; "
