@@ -389,7 +389,9 @@ def test_interactive_regime_carries_the_latent_belief(tiny_world_model, perturbe
     chunk_b, _ = model.act_interactive(first, carry, executed, 0.0, g())
     torch.testing.assert_close(z_a, model.imagine(first, torch.from_numpy(executed)[None])["latents"][:, -1])
     torch.testing.assert_close(chunk_a, chunk_b)
-    assert not torch.allclose(chunk_a, chunk1)
+    # ...and it is not the camera's latent. (Whether the chunk then differs from gain 1's depends on
+    # how sharply the tiny model's scores separate the proposals, so that is not asserted.)
+    assert not torch.allclose(z_a, z1)
     # in between: a convex blend, still a SimNorm simplex per group
     _, z_half = model.act_interactive(later, carry, executed, 0.5, g())
     torch.testing.assert_close(z_half, 0.5 * z1 + 0.5 * z_a)
