@@ -292,6 +292,8 @@ def _read_done(path: Path) -> list[dict]:
 
 
 def evaluate(cfg: EvalConfig) -> dict:
+    from wam.train.trainer import SAMPLING_BEFORE_THE_FIELD
+
     options = parse_options(cfg.option)
     proposals = str(resolve_proposals(cfg.proposals, cfg.checkpoint)) if cfg.proposals else ""
     # unknown option names or values and mismatched proposal models fail here, before any worker starts
@@ -358,7 +360,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "training_device": train_info.get("device"),
         "training_processes": train_info.get("world_size"),
         "labelled_episodes": train_info.get("labelled_episodes"),
-        "training_sampling": train_info.get("train_config", {}).get("sampling", "frames"),
+        "training_sampling": train_info.get("train_config", {}).get("sampling", SAMPLING_BEFORE_THE_FIELD),
         "versions": package_versions(),
         "machine": machine_description(),
     }

@@ -112,7 +112,9 @@ def curve_header(cfg: LabelEfficiencyConfig) -> dict:
 def require_same(earlier: dict, ours: dict, source: Path) -> None:
     """One-line error naming the first field of `ours` that `earlier` (from `source`) differs in."""
     require(earlier.get("schema") == ours["schema"], f"--extend {source} is not a `wam label-efficiency` result")
-    earlier = {"sampling": "frames", **earlier}  # curves written before --sampling existed sampled frames
+    from wam.train.trainer import SAMPLING_BEFORE_THE_FIELD
+
+    earlier = {"sampling": SAMPLING_BEFORE_THE_FIELD, **earlier}  # a curve written before the field existed
     for key in ours:
         if earlier.get(key) != ours[key]:
             raise WamError(f"--extend {source} has another {key} ({earlier.get(key)!r}, not {ours[key]!r}); "

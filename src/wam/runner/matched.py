@@ -43,10 +43,10 @@ class MatchedRunsConfig:
     """model config overrides as model:key=value, repeatable (e.g. --model-overrides encoder-only:future_weight=0.5)"""
 
     def check_budget_set(self) -> None:
-        from wam.train.trainer import SAMPLING_MODES
+        from wam.train.trainer import require_sampling
 
         require(self.minutes > 0 or self.steps > 0, "set a budget: --minutes M or --steps N")
-        require(self.sampling in SAMPLING_MODES, f"unknown sampling '{self.sampling}'; valid: {', '.join(SAMPLING_MODES)}")
+        require_sampling(self.sampling)
 
 
 def agent_list(text: str, default: list[str]) -> list[str]:

@@ -45,6 +45,13 @@ from wam.utils import machine_description, package_versions
 
 
 SAMPLING_MODES = ("frames", "tasks")
+# what a run, or a label-efficiency curve, saved before the `sampling` field existed sampled
+SAMPLING_BEFORE_THE_FIELD = "frames"
+
+
+def require_sampling(sampling: str) -> None:
+    """One-line error for a batch sampling mode that does not exist (shared by every config that takes one)."""
+    require(sampling in SAMPLING_MODES, f"unknown sampling '{sampling}'; valid: {', '.join(SAMPLING_MODES)}")
 
 
 @dataclass
@@ -122,8 +129,7 @@ class TrainConfig:
         require(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         require(self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}")
-        require(self.sampling in SAMPLING_MODES,
-                f"unknown sampling '{self.sampling}'; valid: {', '.join(SAMPLING_MODES)}")
+        require_sampling(self.sampling)
         require(self.threads >= 0, f"threads must be >= 0, got {self.threads}")
         require(
             self.device == "cpu" or self.device.startswith("cuda"),
@@ -361,8 +367,8 @@ class Trainer:
             raise WamError(f"{self.cfg.out} was trained with another model config; use --overwrite or another --out")
         saved_train = state.get("train_config", {})
         now = json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str))
-        # runs saved before these existed; a run saved before --sampling existed sampled frames
-        defaults = {"init_from": None, "init_weights": True, "sampling": "frames"}
+        # what runs saved before these fields existed did
+        defaults = {"init_from": None, "init_weights": True, "sampling": SAMPLING_BEFORE_THE_FIELD}
         for key in ("dataset", "batch_size", "seed", "label_seed", "label_fraction", "labelled_per_task", "image_key",
                     "init_from", "init_weights", "sampling"):
             if saved_train.get(key, defaults.get(key)) != now.get(key):
