@@ -42,9 +42,10 @@ def test_split_ranges_are_disjoint_by_construction():
     ranges = sorted(SPLITS.values(), key=lambda r: r.start)
     for a, b in zip(ranges, ranges[1:]):
         assert a.stop <= b.start
-    train, held = episode_seeds("train", 50), episode_seeds("heldout", 50)
-    assert set(train).isdisjoint(held)
+    train, held, val = episode_seeds("train", 50), episode_seeds("heldout", 50), episode_seeds("validation", 50)
+    assert set(train).isdisjoint(held) and set(val).isdisjoint(set(train) | set(held))
     assert all(split_of(s) == "train" for s in train) and all(split_of(s) == "heldout" for s in held)
+    assert all(split_of(s) == "validation" for s in val)
 
 
 @pytest.mark.parametrize("task", MT10)
@@ -54,12 +55,15 @@ def test_heldout_initial_conditions_never_seen_in_training(task):
     try:
         train = np.stack([env.reset(seed=s)[1]["privileged_state"] for s in episode_seeds("train", 50)])
         held = np.stack([env.reset(seed=s)[1]["privileged_state"] for s in episode_seeds("heldout", 50)])
+        val = np.stack([env.reset(seed=s)[1]["privileged_state"] for s in episode_seeds("validation", 50)])
     finally:
         env.close()
-    # Object pose + goal (the randomised parts); no held-out row equals any training row.
+    # Object pose + goal (the randomised parts); no held-out or validation row equals a training
+    # row, and the validation rows (where inference settings are chosen) equal no held-out row.
     cols = np.r_[4:11, 36:39]
-    dists = np.abs(train[:, None, cols] - held[None, :, cols]).max(-1)
-    assert dists.min() > 1e-9
+    for a, b in ((train, held), (train, val), (val, held)):
+        dists = np.abs(a[:, None, cols] - b[None, :, cols]).max(-1)
+        assert dists.min() > 1e-9
 
 
 def test_black_frame_guard():

@@ -297,3 +297,32 @@ def test_evaluations_record_flops_per_call_and_worker_memory(tiny_checkpoint, tm
             raise RuntimeError("no")
 
     assert flops_per_call(Broken(), 1, (8, 8, 3), 4) is None
+
+
+def test_flow_policy_sampling_temperature_and_steps_are_runtime_options(tiny_checkpoint, tmp_path):
+    model, _ = load_model(tiny_checkpoint)
+    env = MetaWorldEnv("reach-v3")
+    try:
+        obs_seen = []
+        spy = SpyModel(model)
+        run_episode(spy, env, seed=3_000_000, task_index=0, regime=Chunked(2), max_steps=2)
+        obs_seen = spy.seen[0]
+    finally:
+        env.close()
+
+    def chunk(seed):
+        return model.act(obs_seen, generator=torch.Generator().manual_seed(seed))
+
+    assert not torch.allclose(chunk(1), chunk(2))  # full temperature: the noise matters
+    model.set_runtime_option("noise_scale", "0")
+    assert torch.equal(chunk(1), chunk(2))  # the prior's mode: deterministic
+    model.set_runtime_option("sampling_steps", "3")
+    assert model.runtime_values() == {"sampling_steps": "3", "noise_scale": "0.0"}
+    for name, value in (("noise_scale", "1.5"), ("noise_scale", "hot"), ("sampling_steps", "0"), ("temperature", "1")):
+        with pytest.raises(WamError, match=name):
+            model.set_runtime_option(name, value)
+    # The chosen values are part of the evaluation's protocol, on the validation split.
+    result = evaluate(EvalConfig(checkpoint=tiny_checkpoint, out=tmp_path / "val", episodes=1, max_steps=4, workers=1,
+                                 videos=0, tasks="reach-v3", action_steps=2, split="validation", option=("noise_scale=0.5",)))
+    assert result["protocol"]["seed_split"] == "validation" and result["protocol"]["seeds"] == [3_000_000]
+    assert result["protocol"]["model_options"]["noise_scale"] == "0.5"

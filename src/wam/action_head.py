@@ -38,9 +38,14 @@ class ActionFlowHead(nn.Module):
         return (per_sample * labelled).sum() / labelled.sum().clamp_min(1.0)
 
     @torch.no_grad()
-    def sample(self, cond: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(B, cond_dim) -> action chunk (B, K, A) in the dataset's units."""
+    def sample(
+        self, cond: torch.Tensor, steps: int, generator: torch.Generator | None = None, noise_scale: float = 1.0
+    ) -> torch.Tensor:
+        """(B, cond_dim) -> action chunk (B, K, A) in the dataset's units.
+
+        `noise_scale` < 1 starts the flow from a narrower prior (a lower sampling temperature;
+        0 integrates from the prior's mode, deterministically)."""
         b = cond.shape[0]
-        noise = torch.randn(b, self.chunk * self.action_dim, generator=generator).to(cond.device)
+        noise = noise_scale * torch.randn(b, self.chunk * self.action_dim, generator=generator).to(cond.device)
         x1 = euler_sample(lambda x, t: self.velocity(x, t, cond), noise, steps)
         return self.action_norm.inverse(x1.view(b, self.chunk, self.action_dim))

@@ -3,7 +3,8 @@
 Every episode (collected or evaluated) is identified by (task, seed); the seed alone fixes the
 initial condition (object and goal positions). Training data only ever draws from the `train`
 range and evaluation from `heldout`, and the ranges cannot overlap, so no held-out initial condition
-is ever seen in training. `tests/test_envs.py` checks both the ranges and the resulting states.
+is ever seen in training. Inference settings (noise scale, sampling steps, executed steps) are chosen
+on `validation`, so the held-out numbers are not tuned on the held-out episodes either. `tests/test_envs.py` checks both the ranges and the resulting states.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ SPLITS: dict[str, range] = {
     "heldout": range(SPLIT_SIZE, 2 * SPLIT_SIZE),
     # Reserved for few-shot finetuning on unseen tasks and perturbation studies.
     "finetune": range(2 * SPLIT_SIZE, 3 * SPLIT_SIZE),
+    # For choosing inference settings; neither trained on nor reported as held-out success.
+    "validation": range(3 * SPLIT_SIZE, 4 * SPLIT_SIZE),
 }
 
 
@@ -33,4 +36,4 @@ def split_of(seed: int) -> str:
     for name, rng in SPLITS.items():
         if seed in rng:
             return name
-    raise WamError(f"seed {seed} lies in no split (valid: 0..{3 * SPLIT_SIZE - 1})")
+    raise WamError(f"seed {seed} lies in no split (valid: 0..{max(r.stop for r in SPLITS.values()) - 1})")

@@ -19,7 +19,7 @@ from wam.anatomy import Anatomy, Backbone, Coupling, Regime, Substrate
 from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
-from wam.errors import require
+from wam.errors import WamError, require
 from wam.models.base import WamModel, register
 
 
@@ -53,6 +53,10 @@ class FlowPolicy(WamModel):
         lineage="Diffusion Policy / pi0 action expert",
     )
     config_class = FlowPolicyConfig
+    runtime_options = {
+        "sampling_steps": "Euler steps per call >= 1 (default: the config's sampling_steps)",
+        "noise_scale": "scale of the initial noise in [0, 1]: 1 samples the learnt distribution, 0 its prior mode",
+    }
 
     def __init__(self, config: FlowPolicyConfig, spec: DataSpec):
         super().__init__(config, spec)
@@ -61,6 +65,7 @@ class FlowPolicy(WamModel):
         self.head = ActionFlowHead(
             spec.action_dim, config.chunk, config.cond_dim, config.width, config.depth, config.noise_samples
         )
+        self.noise_scale = 1.0  # a runtime option, not part of the checkpoint
 
     @property
     def window(self) -> WindowSpec:
@@ -75,6 +80,27 @@ class FlowPolicy(WamModel):
         # Before the shared action head existed (first release), its tensors sat at the top level.
         return {("head." + k if k.startswith(("velocity.", "action_norm.")) else k): v for k, v in tensors.items()}
 
+    def set_runtime_option(self, name: str, value: str) -> None:
+        if name == "sampling_steps":
+            try:
+                steps = int(value)
+            except ValueError:
+                raise WamError(f"sampling_steps must be an integer >= 1, got {value!r}") from None
+            require(steps >= 1, f"sampling_steps must be >= 1, got {steps}")
+            self.config.sampling_steps = steps
+        elif name == "noise_scale":
+            try:
+                scale = float(value)
+            except ValueError:
+                raise WamError(f"noise_scale must be a number in [0, 1], got {value!r}") from None
+            require(0.0 <= scale <= 1.0, f"noise_scale must be in [0, 1], got {scale}")
+            self.noise_scale = scale
+        else:
+            super().set_runtime_option(name, value)
+
+    def runtime_values(self) -> dict[str, str]:
+        return {"sampling_steps": str(self.config.sampling_steps), "noise_scale": str(self.noise_scale)}
+
     def condition(self, obs: dict[str, torch.Tensor], augment: bool = False) -> torch.Tensor:
         images = obs["image"][:, -self.config.image_history :]  # (B, Ti, H, W, 3)
         if augment and self.config.shift_pad > 0:
@@ -87,10 +113,10 @@ class FlowPolicy(WamModel):
 
     @torch.no_grad()
     def act(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.head.sample(self.condition(observation), self.config.sampling_steps, generator)
+        return self.head.sample(self.condition(observation), self.config.sampling_steps, generator, self.noise_scale)
 
     @torch.no_grad()
     def propose(self, observation: dict[str, torch.Tensor], n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         # The encoder runs once; only the flow head sees n noise draws.
         cond = self.condition(observation).expand(n, -1)
-        return self.head.sample(cond, self.config.sampling_steps, generator)
+        return self.head.sample(cond, self.config.sampling_steps, generator, self.noise_scale)

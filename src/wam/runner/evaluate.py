@@ -46,7 +46,8 @@ class EvalConfig:
     episodes: int = 50
     """episodes (initial conditions) per task"""
     split: str = "heldout"
-    """seed split of the initial conditions; 'train' only for diagnosing overfitting"""
+    """seed split of the initial conditions: 'heldout' for reported results, 'validation' for choosing
+    inference settings (--option, --action-steps), 'train' only for diagnosing overfitting"""
     first_seed: int = 0
     """index of the first seed within the split"""
     regime: str = "chunked"

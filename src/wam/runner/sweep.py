@@ -2,7 +2,7 @@
 
 The survey's first open challenge asks a WAM to choose at run time how much future to generate.
 For a model with such a knob (joint-diffusion's `future_steps`), this runs the same closed-loop
-evaluation at each value, on the same held-out seeds and sampling noise, and writes
+evaluation at each value, on the same seeds and sampling noise, and writes
     <out>/<option>=<value>/          a full `wam eval` folder per setting (resumable)
     <out>/sweep.json                 success (Wilson 95%), latency p50/p95 and calls per setting
     <out>/sweep.png                  success vs latency, one point per setting
@@ -49,8 +49,10 @@ class SweepConfig:
     """proposal model for action-scoring models (see `wam eval --proposals`)"""
     fixed: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """other runtime options held fixed at every setting, name=value, repeatable (e.g. --fixed planner=cem)"""
+    split: str = "heldout"
+    """seed split: 'validation' to choose a setting, then one `wam eval` of it on 'heldout' to report it"""
     first_seed: int = 0
-    """index of the first held-out seed"""
+    """index of the first seed within the split"""
 
     def __post_init__(self):
         self.value_list = [v.strip() for v in self.values.split(",") if v.strip()]
@@ -77,6 +79,7 @@ def sweep(cfg: SweepConfig) -> dict:
         videos=cfg.videos,
         overwrite=cfg.overwrite,
         proposals=cfg.proposals,
+        split=cfg.split,
         first_seed=cfg.first_seed,
         out=cfg.out / "unused",
     )
