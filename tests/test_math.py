@@ -71,3 +71,20 @@ def test_wilson_interval():
     assert lo < 0.9 < hi and 0.78 < lo < 0.80 and 0.95 < hi < 0.97  # 0.786-0.957
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
     assert latency_summary([0.001, 0.002, 0.003])["p50"] == pytest.approx(2.0)
+
+
+def test_runtime_option_parsers_accept_the_range_and_name_the_option_otherwise():
+    from wam.models.base import parse_flag, parse_number
+
+    assert parse_number("steps", "3", int, 1) == 3 and isinstance(parse_number("steps", "3", int, 1), int)
+    assert parse_number("scale", "0.25", float, 0.0, 1.0) == 0.25
+    assert parse_number("k", "10", int, 0, 10) == 10  # both ends are inside
+    for value, message in [("0", r"steps must be >= 1, got 0"), ("2.5", r"steps must be an integer >= 1, got '2.5'")]:
+        with pytest.raises(WamError, match=message):
+            parse_number("steps", value, int, 1)
+    for value in ("1.5", "-0.1", "nan", "hot"):
+        with pytest.raises(WamError, match=r"^scale must be (a number )?in \[0, 1\] \(a note\), got"):
+            parse_number("scale", value, float, 0.0, 1.0, note=" (a note)")
+    assert parse_flag("imagine", "On") is True and parse_flag("imagine", "0") is False
+    with pytest.raises(WamError, match="imagine must be true or false, got 'maybe'"):
+        parse_flag("imagine", "maybe")

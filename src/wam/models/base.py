@@ -28,6 +28,37 @@ from wam.errors import WamError, unknown_choice
 MODELS: dict[str, type[WamModel]] = {}
 
 
+_TRUE, _FALSE = ("true", "1", "on", "yes"), ("false", "0", "off", "no")
+
+
+def parse_flag(name: str, value: str) -> bool:
+    """A runtime on/off option: 'true'/'false' (also 1/0, on/off, yes/no)."""
+    v = str(value).strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise WamError(f"{name} must be true or false, got {value!r}")
+
+
+def parse_number(name: str, value: str, kind: type, lo: float, hi: float | None = None, note: str = "") -> int | float:
+    """A numeric runtime option (`--option name=value`): `kind` (int or float) in [lo, hi]
+    (hi=None: no upper bound), or a one-line WamError naming the option; `note` says what the
+    range is, e.g. ' (the sampling steps)'."""
+    if hi is None:
+        bounds = f">= {lo:g}"
+    else:
+        bounds = f"in [{lo:g}, {hi:g}]" if kind is float else f"in {lo}..{hi}"
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise WamError(f"{name} must be {'an integer' if kind is int else 'a number'} {bounds}{note}, got {value!r}") from None
+    # written so that NaN (which fails every comparison) is out of range
+    if not (lo <= number and (hi is None or number <= hi)):
+        raise WamError(f"{name} must be {bounds}{note}, got {number}")
+    return number
+
+
 def register(cls: type[WamModel]) -> type[WamModel]:
     MODELS[cls.name] = cls
     return cls

@@ -34,21 +34,8 @@ from wam.backbones.conv import FrameDecoder, check_frame_size
 from wam.conditioning import shift_with_futures
 from wam.data.cache import DataSpec, WindowSpec
 from wam.errors import WamError, require
-from wam.models.base import register
+from wam.models.base import parse_flag, register
 from wam.models.flow_policy import FlowPolicy, FlowPolicyConfig
-
-_TRUE, _FALSE = ("true", "1", "on", "yes"), ("false", "0", "off", "no")
-
-
-def parse_flag(name: str, value: str) -> bool:
-    """A runtime on/off option: 'true'/'false' (also 1/0, on/off, yes/no)."""
-    v = str(value).strip().lower()
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    raise WamError(f"{name} must be true or false, got {value!r}")
-
 
 @dataclass
 class EncoderOnlyConfig(FlowPolicyConfig):

@@ -20,7 +20,7 @@ from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
 from wam.errors import WamError, require
-from wam.models.base import WamModel, register
+from wam.models.base import WamModel, parse_number, register
 
 
 @dataclass
@@ -82,19 +82,9 @@ class FlowPolicy(WamModel):
 
     def set_runtime_option(self, name: str, value: str) -> None:
         if name == "sampling_steps":
-            try:
-                steps = int(value)
-            except ValueError:
-                raise WamError(f"sampling_steps must be an integer >= 1, got {value!r}") from None
-            require(steps >= 1, f"sampling_steps must be >= 1, got {steps}")
-            self.config.sampling_steps = steps
+            self.config.sampling_steps = parse_number(name, value, int, 1)
         elif name == "noise_scale":
-            try:
-                scale = float(value)
-            except ValueError:
-                raise WamError(f"noise_scale must be a number in [0, 1], got {value!r}") from None
-            require(0.0 <= scale <= 1.0, f"noise_scale must be in [0, 1], got {scale}")
-            self.noise_scale = scale
+            self.noise_scale = parse_number(name, value, float, 0.0, 1.0)
         else:
             super().set_runtime_option(name, value)
 

@@ -37,7 +37,7 @@ from wam.conditioning import ObservationConfig, ObservationEncoder, shift_with_f
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
 from wam.errors import WamError, require
-from wam.models.base import WamModel, register
+from wam.models.base import WamModel, parse_number, register
 from wam.objectives.flow_matching import interpolate, sample_time
 from wam.substrates import make_substrate
 
@@ -161,14 +161,7 @@ class JointDiffusion(WamModel):
 
     def set_runtime_option(self, name: str, value: str) -> None:
         require(name in self.runtime_options, f"'{self.name}' has no runtime option {name!r}; it has {sorted(self.runtime_options)}")
-        try:
-            steps = int(value)
-        except ValueError:
-            raise WamError(f"future_steps must be an integer in 0..{self.config.sampling_steps}, got {value!r}") from None
-        require(
-            0 <= steps <= self.config.sampling_steps,
-            f"future_steps must be in 0..{self.config.sampling_steps} (the sampling steps), got {steps}",
-        )
+        steps = parse_number(name, value, int, 0, self.config.sampling_steps, note=" (the sampling steps)")
         self.config.future_steps = steps
 
     def runtime_values(self) -> dict[str, str]:

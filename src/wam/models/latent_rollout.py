@@ -41,7 +41,7 @@ from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
 from wam.errors import WamError, require, unknown_choice
-from wam.models.base import WamModel, register
+from wam.models.base import WamModel, parse_flag, parse_number, register
 from wam.planners import PLANNER_NAMES, PlannerSettings, get_planner
 
 ROLLOUTS = ("step", "chunk")
@@ -406,15 +406,10 @@ class LatentRollout(WamModel):
                 raise unknown_choice("planner", value, PLANNER_NAMES)
             c.planner = value
         elif name in ("samples", "iterations"):
-            try:
-                number = int(value)
-            except ValueError:
-                raise WamError(f"{name} must be an integer, got {value!r}") from None
-            require(number >= 1, f"{name} must be >= 1, got {number}" + (" (N < 1 proposals)" if name == "samples" else ""))
-            setattr(c, name, number)
+            note = " (the number of proposals N)" if name == "samples" else " (CEM/MPPI refinement rounds)"
+            setattr(c, name, parse_number(name, value, int, 1, note=note))
         elif name == "warm_start":
-            require(value.lower() in ("true", "false"), f"warm_start must be true or false, got {value!r}")
-            c.warm_start = value.lower() == "true"
+            c.warm_start = parse_flag(name, value)
         elif name == "rollout":
             if value not in ROLLOUTS:
                 raise unknown_choice("rollout", value, ROLLOUTS)
