@@ -171,6 +171,12 @@ def test_predict_then_act_trains_on_partly_unlabelled_data_acts_and_predicts(tin
                                  regime="open-loop", workers=1, videos=0))
     assert result["protocol"]["regime"] == "open-loop"
     assert result["episodes"][0]["calls"] == 1 and result["episodes"][0]["steps"] == 12
+    # one checkpoint in two regimes: the report tells the rows apart
+    from wam.report.html import ReportConfig, build_report
+
+    page = build_report(ReportConfig(results=[tmp_path / "e", tmp_path / "o"], out=tmp_path / "report"))
+    table = (page.parent / "results.md").read_text()
+    assert "| predict-then-act | WAM" in table and "| predict-then-act · open-loop | WAM" in table
 
 
 def test_latent_wams_need_a_matching_autoencoder(tiny_dataset, tiny_autoencoder, tmp_path):

@@ -72,13 +72,18 @@ def check_comparable(results: list[dict]) -> None:
 def _label(r: dict) -> str:
     p = r["protocol"]
     options = "".join(f", {k}={v}" for k, v in (p.get("model_options") or {}).items())
-    return f"{r['model']} (K={p.get('chunk_length')}, exec {p.get('executed_steps')}{options})"
+    regime = p.get("regime", "chunked")
+    regime = "" if regime == "chunked" else f", {regime}"
+    return f"{r['model']} (K={p.get('chunk_length')}, exec {p.get('executed_steps')}{regime}{options})"
 
 
 def _name(r: dict) -> str:
-    """The model name, with its runtime options and proposal model when it was evaluated with any."""
+    """The model name, with its regime when it is not the default chunked one (one checkpoint is
+    often evaluated in several), its runtime options and its proposal model when it has any."""
+    regime = r["protocol"].get("regime", "chunked")
+    name = r["model"] if regime == "chunked" else f"{r['model']} · {regime}"
     options = ", ".join(f"{k}={v}" for k, v in (r["protocol"].get("model_options") or {}).items())
-    name = f"{r['model']} [{options}]" if options else r["model"]
+    name = f"{name} [{options}]" if options else name
     proposer = r.get("proposer")
     return f"{name} ← {proposer['model']}" if proposer else name
 
