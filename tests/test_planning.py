@@ -316,7 +316,7 @@ def test_planning_bad_input_is_a_one_line_error(tiny_world_model, tiny_dataset, 
     from wam.train.trainer import train
 
     model, _ = load_model(tiny_world_model)
-    for name, value, message in [("planner", "random", "unknown planner"), ("samples", "0", "samples must be >= 1"), ("rollout", "both", "unknown rollout")]:
+    for name, value, message in [("planner", "random", "unknown planner"), ("samples", "0", r"samples must be >= 1 \(the number of proposals N\), got 0"), ("rollout", "both", "unknown rollout")]:
         with pytest.raises(WamError, match=message):
             model.set_runtime_option(name, value)
     # a proposer with shorter chunks than the world model plans

@@ -33,7 +33,7 @@ from wam.anatomy import Anatomy, Backbone, Coupling, FutureUse, Regime, Substrat
 from wam.backbones.conv import FrameDecoder, check_frame_size
 from wam.conditioning import shift_with_futures
 from wam.data.cache import DataSpec, WindowSpec
-from wam.errors import WamError, require
+from wam.errors import require
 from wam.models.base import parse_flag, register
 from wam.models.flow_policy import FlowPolicy, FlowPolicyConfig
 

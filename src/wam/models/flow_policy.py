@@ -19,7 +19,7 @@ from wam.anatomy import Anatomy, Backbone, Coupling, Regime, Substrate
 from wam.conditioning import ObservationConfig, ObservationEncoder, shift_images
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
-from wam.errors import WamError, require
+from wam.errors import require
 from wam.models.base import WamModel, parse_number, register
 
 

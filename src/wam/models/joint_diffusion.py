@@ -36,7 +36,7 @@ from wam.backbones.mlp import timestep_embedding
 from wam.conditioning import ObservationConfig, ObservationEncoder, shift_with_futures
 from wam.data.cache import DataSpec, WindowSpec
 from wam.data.normalize import Normalizer
-from wam.errors import WamError, require
+from wam.errors import require
 from wam.models.base import WamModel, parse_number, register
 from wam.objectives.flow_matching import interpolate, sample_time
 from wam.substrates import make_substrate

@@ -69,19 +69,25 @@ def check_comparable(results: list[dict]) -> None:
                 )
 
 
+def _other_regime(protocol: dict) -> str | None:
+    """The regime when it is not the default chunked one (one checkpoint is often evaluated in
+    several, and the rows must tell them apart)."""
+    regime = protocol.get("regime", "chunked")
+    return None if regime == "chunked" else regime
+
+
 def _label(r: dict) -> str:
     p = r["protocol"]
     options = "".join(f", {k}={v}" for k, v in (p.get("model_options") or {}).items())
-    regime = p.get("regime", "chunked")
-    regime = "" if regime == "chunked" else f", {regime}"
+    regime = f", {_other_regime(p)}" if _other_regime(p) else ""
     return f"{r['model']} (K={p.get('chunk_length')}, exec {p.get('executed_steps')}{regime}{options})"
 
 
 def _name(r: dict) -> str:
-    """The model name, with its regime when it is not the default chunked one (one checkpoint is
-    often evaluated in several), its runtime options and its proposal model when it has any."""
-    regime = r["protocol"].get("regime", "chunked")
-    name = r["model"] if regime == "chunked" else f"{r['model']} · {regime}"
+    """The model name, with its non-default regime, its runtime options and its proposal model
+    when it has any."""
+    regime = _other_regime(r["protocol"])
+    name = f"{r['model']} · {regime}" if regime else r["model"]
     options = ", ".join(f"{k}={v}" for k, v in (r["protocol"].get("model_options") or {}).items())
     name = f"{name} [{options}]" if options else name
     proposer = r.get("proposer")
