@@ -15,7 +15,7 @@ import torch
 from wam.data.cache import TrainingCache, label_mask
 from wam.errors import WamError
 from wam.train.checkpoint import load_model, load_tensors, save_model
-from wam.train.trainer import EpochSampler, Trainer, TrainConfig, train
+from wam.train.trainer import EpochSampler, Trainer, TrainConfig, resolve_task_weights, train
 
 from conftest import TINY, train_config
 
@@ -74,6 +74,23 @@ def test_task_balanced_sampler_gives_every_task_an_equal_share_and_resumes():
     assert all(np.array_equal(a, b) for a, b in zip(straight, [restored.next() for _ in range(4)]))
 
 
+def test_task_weights_scale_the_shares_and_bad_weights_are_refused():
+    indices, groups = np.arange(100), np.array([0] * 10 + [1] * 90)
+    weighted = EpochSampler(indices, 10, seed=0, groups=groups, weights=np.array([2.0, 1.0]))
+    drawn = np.concatenate([weighted.next() for _ in range(27)])  # one epoch: 180 + 90 draws
+    assert np.bincount(groups[drawn]).tolist() == [180, 90]
+    names, instructions = ("reach-v3", "push-v3", "pick-place-v3"), ("reach it", "push it", "pick it")
+    assert resolve_task_weights(("reach-v3=2.5", "pick it=0.5"), instructions, names).tolist() == [2.5, 1.0, 0.5]
+    assert resolve_task_weights(("1=3",), instructions).tolist() == [1.0, 3.0, 1.0]  # by index, no env names
+    for bad, message in [(("reach=2",), "unknown task 'reach'"), (("reach-v3",), "not task=weight"),
+                         (("reach-v3=x",), "not a number"), (("reach-v3=0",), "positive"),
+                         (("reach-v3=1", "0=2"), "weighted twice")]:
+        with pytest.raises(WamError, match=message):
+            resolve_task_weights(bad, instructions, names)
+    with pytest.raises(WamError, match="no meaning with --sampling frames"):
+        TrainConfig(steps=1, sampling="frames", task_weights=("reach-v3=2",))
+
+
 def test_task_balanced_training_is_recorded_and_bad_sampling_is_refused(tiny_dataset, tmp_path):
     out = train(train_config(tiny_dataset, tmp_path / "balanced", steps=2, sampling="tasks"))
     info = json.loads((out / "config.json").read_text())
@@ -84,6 +101,11 @@ def test_task_balanced_training_is_recorded_and_bad_sampling_is_refused(tiny_dat
     # resuming under the other sampling would change the batches after the resume point: refused
     with pytest.raises(WamError, match="trained with sampling='tasks', not 'frames'"):
         train(train_config(tiny_dataset, tmp_path / "balanced", steps=4, sampling="frames"))
+    # task weights are recorded and part of the resume check too
+    with pytest.raises(WamError, match="trained with task_weights"):
+        train(train_config(tiny_dataset, tmp_path / "balanced", steps=4, task_weights=("0=2",)))
+    weighted = train(train_config(tiny_dataset, tmp_path / "weighted", steps=2, task_weights=("0=2",)))
+    assert json.loads((weighted / "config.json").read_text())["train"]["train_config"]["task_weights"] == ["0=2"]
 
 
 def test_checkpoint_round_trip_is_bit_exact(tiny_checkpoint, tmp_path):

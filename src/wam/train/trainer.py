@@ -92,6 +92,8 @@ class TrainConfig:
     """if > 0: keep labels on exactly this many episodes per task (overrides label_fraction)"""
     sampling: str = "tasks"
     """batch sampling: 'tasks' (each task fills an equal share of every epoch, its frames cycled, so short-episode tasks such as reach are not outweighed) or 'frames' (every usable frame once per epoch; the default before 2026-12-03)"""
+    task_weights: tuple[str, ...] = ()
+    """with --sampling tasks: relative epoch shares as task=weight (a task's env name, instruction or index; unnamed tasks weigh 1), e.g. --task-weights reach-v3=2.5 pick-place-v3=2"""
     image_key: str = ""
     """camera feature to train on (default: the dataset's first image/video feature)"""
     log_every: int = 50
@@ -130,6 +132,8 @@ class TrainConfig:
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         require(self.grad_clip >= 0, f"grad_clip must be >= 0, got {self.grad_clip}")
         require_sampling(self.sampling)
+        require(not self.task_weights or self.sampling == "tasks",
+                "--task-weights sets the task shares of --sampling tasks; it has no meaning with --sampling frames")
         require(self.threads >= 0, f"threads must be >= 0, got {self.threads}")
         require(
             self.device == "cpu" or self.device.startswith("cuda"),
@@ -170,6 +174,32 @@ def build_model_config(name: str, overrides: tuple[str, ...]):
     return dataclasses.replace(default, **values)
 
 
+def resolve_task_weights(pairs: tuple[str, ...], instructions: tuple[str, ...], env_names=()) -> np.ndarray:
+    """`task=weight` pairs -> one weight per task index (unnamed tasks weigh 1).
+
+    A task is named by its env name (a wam dataset's info.json lists them in task-index order),
+    its instruction (meta/tasks), or its index, so the option also works on foreign datasets."""
+    weights = np.ones(len(instructions))
+    lookup = {name: i for i, name in enumerate(instructions)}
+    if len(env_names) == len(instructions):
+        lookup.update({name: i for i, name in enumerate(env_names)})
+    lookup.update({str(i): i for i in range(len(instructions))})
+    seen = set()
+    for pair in pairs:
+        name, sep, raw = pair.rpartition("=")
+        require(sep == "=" and name, f"task weight {pair!r} is not task=weight")
+        require(name in lookup, f"unknown task '{name}' in --task-weights; valid: {', '.join(env_names or instructions)}")
+        require(lookup[name] not in seen, f"task '{name}' is weighted twice in --task-weights")
+        try:
+            w = float(raw)
+        except ValueError:
+            raise WamError(f"task weight {pair!r}: {raw!r} is not a number") from None
+        require(math.isfinite(w) and w > 0, f"task weight {pair!r} must be a positive number")
+        weights[lookup[name]] = w
+        seen.add(lookup[name])
+    return weights
+
+
 class EpochSampler:
     """Deterministic shuffled batches; its state is (epoch, cursor), so it resumes exactly.
 
@@ -178,10 +208,12 @@ class EpochSampler:
     to fill them (a frame is drawn at most once more than any other frame of its task). Uniform
     frame sampling weights a task by its frame count, and on MT10 x 50 the tasks' frame counts
     differ 2.4-fold (reach episodes are short), so the shortest tasks get the least signal.
+    `weights` (one per group, in sorted group order) scale those shares: a task of weight 2 fills
+    twice the draws of a task of weight 1.
     """
 
     def __init__(self, indices: np.ndarray, batch_size: int, seed: int, rank: int = 0, world: int = 1,
-                 groups: np.ndarray | None = None):
+                 groups: np.ndarray | None = None, weights: np.ndarray | None = None):
         if len(indices) < batch_size * world:
             raise WamError(f"dataset has {len(indices)} usable frames, fewer than one global batch ({batch_size * world})")
         if groups is not None and len(groups) != len(indices):
@@ -189,15 +221,20 @@ class EpochSampler:
         self.indices, self.batch_size, self.seed, self.rank, self.world = indices, batch_size, seed, rank, world
         # each task's frames, grouped once (the epochs only permute and cycle them)
         self._members = None if groups is None else [indices[groups == g] for g in np.unique(groups)]
+        if weights is not None and (groups is None or len(weights) != len(self._members)):
+            raise WamError(f"sampler got {len(weights)} task weights for {0 if groups is None else len(self._members)} tasks")
+        self._weights = None if weights is None else np.asarray(weights, dtype=float)
         self.epoch, self.cursor = 0, 0
         self._perm = self._permutation()
 
     def _epoch_draws(self, rng: np.random.Generator) -> np.ndarray:
         if self._members is None:
             return self.indices
-        share = max(len(m) for m in self._members)
+        base = max(len(m) for m in self._members)
+        shares = [base] * len(self._members) if self._weights is None else [
+            max(1, round(base * w)) for w in self._weights]
         filled = []
-        for m in self._members:
+        for m, share in zip(self._members, shares):
             cycles = -(-share // len(m))  # ceil: enough whole permutations to fill the share
             filled.append(np.concatenate([rng.permutation(m) for _ in range(cycles)])[:share])
         return np.concatenate(filled)
@@ -290,7 +327,12 @@ class Trainer:
         # Each rank draws its own noise and augmentation (the same seed would correlate them).
         torch.manual_seed(cfg.seed + 1000 * self.rank)
         groups = self.cache.task_index[usable] if cfg.sampling == "tasks" else None
-        self.sampler = EpochSampler(usable, cfg.batch_size, cfg.seed, self.rank, self.world, groups=groups)
+        self.task_weights = resolve_task_weights(
+            cfg.task_weights, self.cache.spec().task_names, self.cache.dataset.extra_info.get("tasks") or ()
+        )
+        weights = None if groups is None else self.task_weights[np.unique(groups)]
+        self.sampler = EpochSampler(usable, cfg.batch_size, cfg.seed, self.rank, self.world, groups=groups,
+                                    weights=weights)
         self.step, self.elapsed = 0, 0.0
         self.ckpt_dir = cfg.out / "checkpoints"
         self.global_batch = cfg.batch_size * self.world
@@ -368,9 +410,9 @@ class Trainer:
         saved_train = state.get("train_config", {})
         now = json.loads(json.dumps(dataclasses.asdict(self.cfg), default=str))
         # what runs saved before these fields existed did
-        defaults = {"init_from": None, "init_weights": True, "sampling": SAMPLING_BEFORE_THE_FIELD}
+        defaults = {"init_from": None, "init_weights": True, "sampling": SAMPLING_BEFORE_THE_FIELD, "task_weights": []}
         for key in ("dataset", "batch_size", "seed", "label_seed", "label_fraction", "labelled_per_task", "image_key",
-                    "init_from", "init_weights", "sampling"):
+                    "init_from", "init_weights", "sampling", "task_weights"):
             if saved_train.get(key, defaults.get(key)) != now.get(key):
                 raise WamError(
                     f"{self.cfg.out} was trained with {key}={saved_train.get(key)!r}, not {now.get(key)!r}; "
@@ -455,7 +497,8 @@ class Trainer:
                 f"{'resumed at step ' + str(self.step) if resumed else 'training'} {cfg.model}: "
                 f"{self.model.num_parameters() / 1e6:.2f}M params, global batch {self.global_batch} "
                 f"({self.world} process(es) x {cfg.batch_size}), {len(self.sampler.indices)} usable frames "
-                f"({'task-balanced' if cfg.sampling == 'tasks' else 'uniform over frames'}), "
+                f"({'task-balanced' if cfg.sampling == 'tasks' else 'uniform over frames'}"
+                f"{', weights ' + ' '.join(cfg.task_weights) if cfg.task_weights else ''}), "
                 f"budget {cfg.steps or '-'} steps / {cfg.minutes or '-'} min"
             )
         # Ctrl-C and SIGTERM set a flag: the current step finishes, so the checkpoint is consistent.
