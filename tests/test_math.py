@@ -88,3 +88,24 @@ def test_runtime_option_parsers_accept_the_range_and_name_the_option_otherwise()
     assert parse_flag("imagine", "On") is True and parse_flag("imagine", "0") is False
     with pytest.raises(WamError, match="imagine must be true or false, got 'maybe'"):
         parse_flag("imagine", "maybe")
+
+
+def test_name_value_pairs_are_parsed_one_way_for_options_overrides_and_task_weights():
+    from wam.errors import parse_pairs
+    from wam.runner.evaluate import parse_options
+    from wam.train.trainer import build_model_config, resolve_task_weights
+
+    assert parse_pairs([" a = 1", "b=x=y"], "bad {item!r}") == [("a", "1"), ("b", "x=y")]
+    assert parse_pairs(["open the door=2"], "bad {item!r}", last=True) == [("open the door", "2")]
+    assert parse_pairs(["x=a=b=3"], "bad", last=True) == [("x=a=b", "3")]  # a name may hold '=' itself
+    for item in ("novalue", "=3", " =3"):
+        with pytest.raises(WamError, match=r"^bad '.*'$"):
+            parse_pairs([item], "bad {item!r}")
+    # each caller keeps its own message
+    with pytest.raises(WamError, match="runtime option must look like name=value, got '=3'"):
+        parse_options(("=3",))
+    with pytest.raises(WamError, match="model override 'chunk' is not key=value"):
+        build_model_config("flow-policy", ("chunk",))
+    with pytest.raises(WamError, match="task weight '2' is not task=weight"):
+        resolve_task_weights(("2",), ("reach", "push"))
+    assert resolve_task_weights(("a=b=2",), ("a=b", "c")).tolist() == [2.0, 1.0]

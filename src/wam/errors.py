@@ -27,3 +27,16 @@ def require(condition: bool, message: str) -> None:
     """Raise a WamError with `message` unless `condition` holds (used for config validation)."""
     if not condition:
         raise WamError(message)
+
+
+def parse_pairs(items: Iterable[str], bad: str, last: bool = False) -> list[tuple[str, str]]:
+    """`name=value` strings from the command line -> [(name, value)], stripped, in order.
+
+    An item without '=' or without a name raises WamError(bad.format(item=item)). last=True splits
+    at the last '=', for names that may contain one themselves (an instruction naming a task)."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.rpartition("=") if last else item.partition("=")
+        require(bool(sep) and bool(name.strip()), bad.format(item=item))
+        pairs.append((name.strip(), value.strip()))
+    return pairs

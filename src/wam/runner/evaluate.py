@@ -24,7 +24,7 @@ from wam.data.io import atomic_path, read_json, remove_owned_dir, write_json
 from wam.envs.metaworld import CAMERAS, MAX_PATH_LENGTH, instruction_for, resolve_tasks
 from wam.envs.seeds import SPLITS, episode_seeds
 from wam.envs.shifts import SHIFTS
-from wam.errors import WamError, require, unknown_choice
+from wam.errors import WamError, parse_pairs, require, unknown_choice
 from wam.eval.failures import count_tags, phase_success
 from wam.eval.metrics import control_rate, flops_per_call, latency_summary, wilson_interval
 from wam.runner.regimes import REGIMES, RUNNER_REGIMES
@@ -116,12 +116,7 @@ class EvalConfig:
 
 
 def parse_options(options: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in options:
-        name, sep, value = item.partition("=")
-        require(bool(sep) and bool(name), f"runtime option must look like name=value, got {item!r}")
-        out[name.strip()] = value.strip()
-    return out
+    return dict(parse_pairs(options, "runtime option must look like name=value, got {item!r}"))
 
 
 def apply_options(model, options: dict[str, str]) -> None:
@@ -305,6 +300,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     spec = model.spec
     train_info = meta.get("train", {})
     data_info = train_info.get("data_info", {})
+    train_config = train_info.get("train_config", {})
     trained_tasks = data_info.get("tasks") or [t for t in _tasks_from_instructions(spec.task_names)]
     tasks = resolve_tasks(cfg.tasks) if cfg.tasks else tuple(trained_tasks)
     require(len(tasks) > 0, "the checkpoint records no Meta-World tasks; pass --tasks")
@@ -361,9 +357,9 @@ def evaluate(cfg: EvalConfig) -> dict:
         "training_device": train_info.get("device"),
         "training_processes": train_info.get("world_size"),
         "labelled_episodes": train_info.get("labelled_episodes"),
-        "training_sampling": train_info.get("train_config", {}).get("sampling", SAMPLING_BEFORE_THE_FIELD),
+        "training_sampling": train_config.get("sampling", SAMPLING_BEFORE_THE_FIELD),
         # only when set, so a protocol written before the field existed still resumes
-        **({"training_task_weights": list(tw)} if (tw := train_info.get("train_config", {}).get("task_weights")) else {}),
+        **({"training_task_weights": list(tw)} if (tw := train_config.get("task_weights")) else {}),
         "versions": package_versions(),
         "machine": machine_description(),
     }

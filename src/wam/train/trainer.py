@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from wam.data.cache import TrainingCache, label_mask
 from wam.data.io import atomic_path, read_json, remove_owned_dir, write_json
-from wam.errors import WamError, require
+from wam.errors import WamError, parse_pairs, require
 from wam.models.base import WamModel, model_class
 from wam.train.checkpoint import (
     _config_to_json,
@@ -147,12 +147,7 @@ class TrainConfig:
 def build_model_config(name: str, overrides: tuple[str, ...]):
     """The model's default config with `key=value` overrides applied (types from the defaults)."""
     cls = model_class(name)
-    pairs = {}
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise WamError(f"model override '{item}' is not key=value")
-        pairs[key.strip()] = raw.strip()
+    pairs = dict(parse_pairs(overrides, "model override '{item}' is not key=value"))
     fields = {f.name: f for f in dataclasses.fields(cls.config_class)}
     default = cls.config_class()
     values = {}
@@ -185,9 +180,7 @@ def resolve_task_weights(pairs: tuple[str, ...], instructions: tuple[str, ...], 
         lookup.update({name: i for i, name in enumerate(env_names)})
     lookup.update({str(i): i for i in range(len(instructions))})
     seen = set()
-    for pair in pairs:
-        name, sep, raw = pair.rpartition("=")
-        require(sep == "=" and name, f"task weight {pair!r} is not task=weight")
+    for pair, (name, raw) in zip(pairs, parse_pairs(pairs, "task weight {item!r} is not task=weight", last=True)):
         require(name in lookup, f"unknown task '{name}' in --task-weights; valid: {', '.join(env_names or instructions)}")
         require(lookup[name] not in seen, f"task '{name}' is weighted twice in --task-weights")
         try:
