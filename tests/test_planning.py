@@ -218,6 +218,12 @@ def test_the_cache_serves_rewards_and_absorbing_returns(tiny_dataset):
     batch = cache.batch(np.array([start]), WindowSpec(n_obs_steps=1, chunk=3, gamma=gamma))
     assert batch["reward"].shape == (1, 3) and batch["return_to_go"].shape == (1, 4)
     np.testing.assert_allclose(batch["return_to_go"][0].numpy(), expected[:4], rtol=1e-5)
+    # success flags ride with the rewards: an expert episode is solved only by its last action, and
+    # a window running past the end keeps the success (absorbing, like the returns)
+    assert batch["success"].dtype == torch.bool and batch["success"].shape == (1, 3) and not batch["success"].any()
+    end_batch = cache.batch(np.array([end - 2]), WindowSpec(n_obs_steps=1, chunk=3, gamma=gamma))
+    assert end_batch["success"][0].tolist() == [False, True, True]
+    assert "success" in cache.stats() and 0 < cache.stats()["success"]["mean"][0] < 0.5
 
 
 # -- the learned world model -------------------------------------------------------------------------
@@ -409,3 +415,41 @@ def test_interactive_regime_carries_the_latent_belief(tiny_world_model, perturbe
     strip = lambda r: [{k: e[k] for k in ("steps", "calls", "success", "failure_tags")} for e in r["episodes"]]  # noqa: E731
     assert strip(chunked) == strip(replaced)
     assert imagined["protocol"]["regime"] == "interactive" and imagined["protocol"]["observation_gain"] == 0.0
+
+
+def test_imagined_vs_real_success_on_the_latent_world_model(tiny_world_model, tmp_path):
+    """The causality probe's second half: the planner acts inside the latent imagination, judged by
+    the success head; without a trained judge, or with a proposer that needs camera images, it is
+    not applicable (and says why)."""
+    from wam.runner.probe import ProbeConfig, probe
+    from wam.train.checkpoint import load_model, load_state_strict
+    from safetensors.torch import load_file
+
+    scratch = ("planner=cem", "warm_start=false")
+    cfg = dict(checkpoint=tiny_world_model, property="causality", tasks="reach-v3", states=1, candidates=2, max_warmup=2,
+               episodes=2, workers=1, max_steps=16, action_steps=4)
+    result = probe(ProbeConfig(**cfg, out=tmp_path / "p", option=scratch))
+    assert result["causal"] and result["model_options"]["planner"] == "cem"
+    gap = result["imagined_vs_real"]
+    assert gap["applicable"] and gap["episodes"] == 2 and gap["seeds"] == [1_000_000, 1_000_001]
+    assert gap["gap"] == pytest.approx(gap["imagined"]["success"] - gap["real"]["success"])
+    assert sum(gap["agreement"].values()) == 2 and 0.0 <= gap["judge_agrees_with_simulator"] <= 1.0
+    lines = (tmp_path / "p" / "causality-imagination.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(x)["real"]["steps"] <= 16 for x in lines)
+    # resumed: the finished pairs are read back, not run again
+    again = probe(ProbeConfig(**cfg, out=tmp_path / "p", option=scratch))
+    assert again["imagined_vs_real"] == gap and len((tmp_path / "p" / "causality-imagination.jsonl").read_text().splitlines()) == 2
+    # the same folder under another protocol is refused
+    with pytest.raises(WamError, match="another protocol"):
+        probe(ProbeConfig(**{**cfg, "max_steps": 8}, out=tmp_path / "p", option=scratch))
+    # the planner's proposals would need camera frames the imagination does not render
+    model, _ = load_model(tiny_world_model)
+    assert "proposals from a policy" in model.imagination_unavailable()
+    model.set_runtime_option("warm_start", "false")
+    model.set_runtime_option("planner", "cem")
+    assert model.imagination_unavailable() is None and bool(model.success_trained)
+    # a checkpoint written before the judge existed loads, with the judge marked untrained
+    old = {k: v for k, v in load_file(str(tiny_world_model / "model.safetensors")).items()
+           if not k.startswith("success.") and k != "success_trained"}
+    load_state_strict(model, old, "old checkpoint")
+    assert "never trained" in model.imagination_unavailable()

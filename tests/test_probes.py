@@ -132,3 +132,72 @@ def test_plausibility_of_the_simulator_is_perfect_down_to_the_readout_floor(env)
         # the prediction is the real outcome, so its positions are read exactly as the real frame's
         assert row["hand_error_cm"] == pytest.approx(row["hand_floor_cm"]) and row["object_error_cm"] == pytest.approx(row["object_floor_cm"])
     assert summarize_plausibility([None, None]) is None  # predicted nothing: no number
+
+
+class SimulatorDreamer(SimulatorWorldModel):
+    """Acts with the scripted expert and imagines by replaying its actions in the simulator, from
+    the snapshot it keeps as its belief; judges success with the simulator's own evaluation of a
+    state. Its imagined episodes are the real ones, so the imagined-vs-real gap must be zero.
+    `ignore_actions`: imagination replays zeros instead (the arm never moves in its dream)."""
+
+    window = WindowSpec(n_obs_steps=1, chunk=8)
+
+    def __init__(self, env: MetaWorldEnv, ignore_actions: bool = False):
+        super().__init__(env, ignore_actions)
+        from wam.envs.experts import ScriptedExpert
+
+        self.expert = ScriptedExpert(env.task)
+
+    def imagination_unavailable(self):
+        return None
+
+    def _expert_chunk(self, start: dict) -> torch.Tensor:
+        here = self.env.snapshot()
+        self.env.restore(start)
+        chunk = []
+        for _ in range(self.window.chunk):
+            chunk.append(self.expert(self.env.privileged_state))
+            self.env.step_physics(chunk[-1])
+        self.env.restore(here)
+        return torch.from_numpy(np.stack(chunk).astype(np.float32))[None]
+
+    def act(self, observation, generator=None):  # the runner's env is this env, at the observed state
+        return self._expert_chunk(self.env.snapshot())
+
+    def imagination_start(self, observation):
+        return self.env.snapshot()
+
+    def imagination_act(self, belief, generator=None):
+        return self._expert_chunk(belief)
+
+    def imagination_step(self, belief, actions):
+        here = self.env.snapshot()
+        self.env.restore(belief)
+        solved = [float(self.env.step_physics(np.zeros(4) if self.ignore_actions else a)[1]) for a in actions]
+        belief = self.env.snapshot()
+        self.env.restore(here)
+        return belief, np.asarray(solved)
+
+    def judge_success(self, observation):
+        _, info = self.env._env.evaluate_state(self.env.privileged_state, np.zeros(4))
+        return float(info["success"] >= 1.0)
+
+
+def test_imagined_vs_real_success_of_the_simulator_has_no_gap_and_a_frozen_dream_has_all_of_it(env):
+    from wam.runner.probe_imagination import imagination_pair, summarize_imagination
+
+    def pairs(model):
+        return [imagination_pair(model, env, TASK, seed, task_index=0, action_steps=4, max_steps=120, sampling_seed=0)
+                for seed in (1_000_000, 1_000_001)]
+
+    exact = pairs(SimulatorDreamer(env))
+    for r in exact:  # the dream is the world: same success at the same step, and the judge reads it exactly
+        assert r["real"]["success"] and r["imagined"] == {"success": True, "steps": r["real"]["steps"]}
+        assert r["real"]["judged_at"] == r["real"]["steps"]
+    summary = summarize_imagination(exact)
+    assert summary["gap"] == summary["judge_gap"] == summary["imagination_gap"] == 0.0
+    assert summary["real"]["success"] == 1.0 and summary["agreement"]["both"] == 2 and summary["judge_agrees_with_simulator"] == 1.0
+
+    frozen = summarize_imagination(pairs(SimulatorDreamer(env, ignore_actions=True)))
+    assert frozen["real"]["success"] == 1.0 and frozen["imagined"]["success"] == 0.0
+    assert frozen["gap"] == frozen["imagination_gap"] == -1.0 and frozen["agreement"]["real_only"] == 2

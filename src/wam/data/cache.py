@@ -7,6 +7,8 @@ decodes each frame once, stores it as a `.npy` memmap and serves windows:
     action chunk         actions t .. t+K-1       (padded past the episode end, `action_is_pad`)
     future frames        frames (and states) t + offsets   (clamped at the episode end, `future_is_pad`)
     rewards (optional)   rewards t .. t+K-1 and discounted returns-to-go at t .. t+K (WindowSpec.gamma)
+    success (optional)   the task's success flag after actions t .. t+K-1, served with rewards
+                         (clamped at the episode end: a success that ends an episode stays a success)
 
 Any LeRobot v3 dataset works: feature names, shapes and fps come from meta/info.json.
 """
@@ -110,7 +112,9 @@ class TrainingCache:
             raise WamError(f"dataset has no action feature '{action_key}'; it has {sorted(ds.features)}")
         self.image_key, self.state_key, self.action_key = image_key, state_key, action_key
         self.reward_key = "next.reward" if "next.reward" in ds.features else None
-        keys = [image_key, action_key] + ([state_key] if state_key else []) + ([self.reward_key] if self.reward_key else [])
+        self.success_key = "next.success" if "next.success" in ds.features else None
+        optional = [k for k in (state_key, self.reward_key, self.success_key) if k]
+        keys = [image_key, action_key] + optional
         self.dir = Path(cache_dir or default_cache_dir()) / _fingerprint(ds, keys)
         if not (self.dir / "done.json").exists():
             self._build_once()
@@ -139,8 +143,7 @@ class TrainingCache:
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         cols = ["index", "episode_index", "frame_index", "task_index", self.action_key]
-        cols += [self.state_key] if self.state_key else []
-        cols += [self.reward_key] if self.reward_key else []
+        cols += [k for k in (self.state_key, self.reward_key, self.success_key) if k]
         table = ds.read_columns(cols)
         n = table.num_rows
         # Rows must be in global index order with episodes numbered 0..E-1 and contiguous, or
@@ -165,6 +168,8 @@ class TrainingCache:
             arrays["state"] = np.asarray(table.column(self.state_key).to_pylist(), np.float32).reshape(n, -1)
         if self.reward_key:
             arrays["reward"] = np.asarray(table.column(self.reward_key).to_pylist(), np.float32).reshape(n)
+        if self.success_key:
+            arrays["success"] = np.asarray(table.column(self.success_key).to_pylist(), bool).reshape(n)
         for name, value in arrays.items():
             if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
                 bad = int(np.flatnonzero(~np.isfinite(value).all(axis=-1))[0])
@@ -191,6 +196,7 @@ class TrainingCache:
         self.frame_index = np.load(d / "frame_index.npy")
         self.task_index = np.load(d / "task_index.npy")
         self.reward = np.load(d / "reward.npy") if (d / "reward.npy").exists() else None
+        self.success = np.load(d / "success.npy") if (d / "success.npy").exists() else None
         self._returns: dict[float, np.ndarray] = {}
         # Episode bounds per frame (global indices, end exclusive).
         starts = np.flatnonzero(np.r_[True, self.episode_index[1:] != self.episode_index[:-1]])
@@ -228,6 +234,8 @@ class TrainingCache:
         if self.reward is not None:
             r = self.reward[:, None]
             out["reward"] = {"mean": r.mean(0), "std": r.std(0), "min": r.min(0), "max": r.max(0)}
+        if self.success is not None:  # a model that judges success learns it only if the data has it
+            out["success"] = {"mean": self.success[:, None].mean(0, dtype=np.float64)}
         return out
 
     def returns_to_go(self, gamma: float) -> np.ndarray:
@@ -291,6 +299,8 @@ class TrainingCache:
             batch["reward"] = torch.from_numpy(self.reward[act_t])  # (B, K), clamped like actions
             ret_t = np.minimum(idx[:, None] + np.arange(window.chunk + 1)[None], end[:, None] - 1)
             batch["return_to_go"] = torch.from_numpy(self.returns_to_go(window.gamma)[ret_t])  # (B, K+1)
+            if self.success is not None:
+                batch["success"] = torch.from_numpy(self.success[act_t])  # (B, K) bool, clamped like rewards
         return batch
 
 

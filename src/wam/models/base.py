@@ -4,7 +4,9 @@ Verbs (kept small, like TD-MPC2's):
     loss(batch)            -> (scalar loss, {name: float}) on a raw batch from the training cache
     act(observation)       -> action chunk (B, K, A), in the dataset's action units
     reset()                -> forget any per-episode state (caches, warm starts)
-Optional: `act_interactive` (a state carried across calls, for the interactive regime).
+Optional: `act_interactive` (a state carried across calls, for the interactive regime), and the
+imagination verbs (`imagination_start/act/step`, `judge_success`: acting inside the model's own
+rollout and judging success there, for the causality probe).
 Optional capabilities, declared in `capabilities`: "predict" (`last_prediction` returns the imagined
 future with latents in the model's substrate, which event-triggered replanning compares with the
 observed one), "forward_dynamics" (`imagine`), "score", "plan".
@@ -133,6 +135,29 @@ class WamModel(nn.Module):
         observation_gain in [0, 1]: how far the new observation corrects the carried state (1: it
         replaces it, which must equal `act`). Returns (action chunk (1, K, A), the state to carry)."""
         raise WamError(f"model '{self.name}' carries no state across calls (no interactive regime)")
+
+    # -- acting inside the model's own imagination (the causality probe's imagined-vs-real gap) ---
+    def imagination_unavailable(self) -> str | None:
+        """Why this model cannot act inside its own imagination and judge success there, or None if
+        it can (then the four methods below work)."""
+        return f"'{self.name}' has no success judgment on imagined futures (it cannot tell whether an imagined episode succeeds)"
+
+    def imagination_start(self, observation: dict[str, torch.Tensor]):
+        """The belief an imagined episode starts from: the first (real) observation, encoded."""
+        raise WamError(self.imagination_unavailable() or f"model '{self.name}' does not implement imagination_start")
+
+    def imagination_act(self, belief, generator: torch.Generator | None = None) -> torch.Tensor:
+        """An action chunk (1, K, A) planned from the belief alone (no camera)."""
+        raise WamError(self.imagination_unavailable() or f"model '{self.name}' does not implement imagination_act")
+
+    def imagination_step(self, belief, actions):
+        """Step the belief through actions (n, A) in action units -> (new belief, the judge's
+        success probability after each action, (n,))."""
+        raise WamError(self.imagination_unavailable() or f"model '{self.name}' does not implement imagination_step")
+
+    def judge_success(self, observation: dict[str, torch.Tensor]) -> float:
+        """The success judge on a real observation (batch of one): P(task solved)."""
+        raise WamError(self.imagination_unavailable() or f"model '{self.name}' does not implement judge_success")
 
     def last_prediction(self) -> dict | None:
         """The future imagined by the last `act` call, for fidelity scoring (None: no world model).

@@ -16,6 +16,10 @@ The parts, top to bottom:
             Why not a distance to a goal latent (DINO-WM)? Meta-World tasks are given by an
             instruction, not a goal image, and no goal frame exists at test time. Dense shaped
             rewards exist in the data, so the scorer learns what the task rewards instead.
+  judge     a success head P(solved | z), trained on the imagined latents z_{t+k} and on the real
+            frames' encodings against the dataset's per-step success flags. Planning does not use it (the shaped reward ranks
+            chunks better than a sparse flag); it lets the causality probe judge success inside
+            the model's own imagined rollout (docs/probes.md).
   planner   by name (wam.planners): `select` scores N proposals from a policy and runs the best;
             `cem` / `mppi` refine a Gaussian over chunks, from scratch or warm-started by proposals.
 
@@ -68,6 +72,8 @@ class LatentRolloutConfig(ObservationConfig):
     consistency_weight: float = 20.0
     reward_weight: float = 0.5
     value_weight: float = 0.5
+    success_weight: float = 0.5
+    """weight of the success judge's loss (binary cross-entropy on imagined latents)"""
     # -- planning defaults (each also a runtime option, `wam eval --option name=value`) --
     planner: str = "select"
     """select | cem | mppi"""
@@ -149,16 +155,24 @@ class LatentRollout(WamModel):
         self.reward = mlp(c.latent_dim + a, c.width, 1)
         self.chunk_reward = mlp(c.latent_dim + h * a, c.width, 1)  # discounted sum over the chunk
         self.value = mlp(c.latent_dim, c.width, 1)
+        self.success = mlp(c.latent_dim, c.width, 1)  # logit of P(task solved | z)
         # Rewards and values are learned in units of the dataset's largest reward.
         self.register_buffer("reward_scale", torch.ones(()))
+        # 1 once trained on data with per-step success flags; 0: the judge never saw a label.
+        self.register_buffer("success_trained", torch.zeros(()))
         nn.init.zeros_(self.reward[-1].weight)
         nn.init.zeros_(self.value[-1].weight)
         self.proposer: WamModel | None = None
         self._last_plan_info: dict = {}
 
+    @property
+    def may_skip_parameters(self) -> bool:
+        """Data without success flags leaves the judge out of the loss (DDP must be told)."""
+        return not bool(self.success_trained)
+
     def future_parameters(self):
         """The world model that imagines and scores the future (the encoder is its input side)."""
-        for part in ("dynamics", "chunk_dynamics", "reward", "chunk_reward", "value"):
+        for part in ("dynamics", "chunk_dynamics", "reward", "chunk_reward", "value", "success"):
             yield from getattr(self, part).named_parameters(prefix=part)
 
     # -- data ---------------------------------------------------------------------------------
@@ -177,6 +191,14 @@ class LatentRollout(WamModel):
             self.state_norm.set_stats(stats["state"])
         self.action_norm.set_stats(stats["action"])
         self.reward_scale.fill_(max(float(abs(stats["reward"]["max"][0])), float(abs(stats["reward"]["min"][0])), 1e-6))
+        self.success_trained.fill_(1.0 if "success" in stats else 0.0)
+
+    def upgrade_state_dict(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Checkpoints from before the success judge: keep this model's fresh head, marked untrained."""
+        if "success_trained" not in tensors:
+            fresh = {k: v for k, v in self.state_dict().items() if k.startswith("success.")}
+            tensors = {**tensors, **fresh, "success_trained": torch.zeros(())}
+        return tensors
 
     # -- the world model ----------------------------------------------------------------------
     def encode(self, images: torch.Tensor, state: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
@@ -222,12 +244,21 @@ class LatentRollout(WamModel):
         weights = c.rho ** torch.arange(h, dtype=torch.float32, device=device)
         denom = valid.sum().clamp_min(1.0)
 
-        z, consistency, reward_loss, value_loss = z0, 0.0, 0.0, 0.0
+        # success[:, k]: the task is solved after action t+k (absent: the data has no flags).
+        solved = batch["success"].float() if "success" in batch else None
+
+        z, consistency, reward_loss, value_loss, success_loss = z0, 0.0, 0.0, 0.0, 0.0
         for k in range(h):
             reward_loss = reward_loss + (valid[:, k] * (self.reward(torch.cat([z, actions[:, k]], -1))[:, 0] - rewards[:, k]) ** 2).sum()
             value_loss = value_loss + (valid[:, k] * (self.value(z)[:, 0] - returns[:, k]) ** 2).sum()
             z = self.step(z, actions[:, k])
             consistency = consistency + weights[k] * (seen[:, k] * ((z - targets[:, k]) ** 2).mean(-1)).sum()
+            if solved is not None:
+                # judged on the imagined latent (as in an imagined rollout) and on the real frame's
+                # encoding (as when the judge reads the camera), each half of the loss
+                imagined = F.binary_cross_entropy_with_logits(self.success(z)[:, 0], solved[:, k], reduction="none")
+                real = F.binary_cross_entropy_with_logits(self.success(targets[:, k])[:, 0], solved[:, k], reduction="none")
+                success_loss = success_loss + (valid[:, k] * imagined + seen[:, k] * real).sum() / 2
         # The value at depth H is what planning bootstraps from: train it there as well.
         value_loss = value_loss + (seen[:, -1] * (self.value(z)[:, 0] - returns[:, h]) ** 2).sum()
         # Chunk-level dynamics and reward: supervised only where the whole chunk and the frame
@@ -243,12 +274,17 @@ class LatentRollout(WamModel):
         consistency = consistency / seen.sum().clamp_min(1.0)
         reward_loss, value_loss = reward_loss / denom, value_loss / (denom + seen[:, -1].sum())
         total = c.consistency_weight * consistency + c.reward_weight * reward_loss + c.value_weight * value_loss + chunk_loss
-        return total, {
+        logs = {
             "consistency": float(consistency.detach()),
             "reward_loss": float(reward_loss.detach()),
             "value_loss": float(value_loss.detach()),
             "chunk_loss": float(chunk_loss.detach()),
         }
+        if solved is not None:
+            success_loss = success_loss / denom
+            total = total + c.success_weight * success_loss
+            logs["success_loss"] = float(success_loss.detach())
+        return total, logs
 
     # -- scoring ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -284,12 +320,7 @@ class LatentRollout(WamModel):
     def imagine(self, observation, actions, generator=None) -> dict:
         """Latents after each action (step-wise rollout, any number of steps: persistence runs it
         past the training horizon); no frames: the latent has no decoder."""
-        z = self._encode_observation(observation)
-        normed = self.action_norm(actions)
-        latents = []
-        for k in range(normed.shape[1]):
-            z = self.step(z, normed[:, k])
-            latents.append(z)
+        latents = self._roll(self._encode_observation(observation), actions)
         return {"offsets": list(range(1, len(latents) + 1)), "latents": torch.stack(latents, 1), "frames": None}
 
     # -- acting -------------------------------------------------------------------------------
@@ -351,12 +382,47 @@ class LatentRollout(WamModel):
         require(observation["image"].shape[0] == 1, "the interactive regime carries one episode's latent (batch of one)")
         z = self._encode_observation(observation)
         if carry is not None and observation_gain < 1.0:
-            imagined = carry
-            if executed is not None:
-                for a in self.action_norm(torch.as_tensor(np.asarray(executed), dtype=z.dtype)):
-                    imagined = self.step(imagined, a[None])
+            imagined = carry if executed is None else self._roll(carry, np.asarray(executed)[None])[-1]
             z = observation_gain * z + (1.0 - observation_gain) * imagined
         return self._plan_one(observation, generator, z0=z), z
+
+    def _roll(self, z: torch.Tensor, actions) -> list[torch.Tensor]:
+        """The latents (B, D) after each step of `actions` (B, n, A), in action units, from z (B or 1, D)."""
+        normed = self.action_norm(torch.as_tensor(np.asarray(actions), dtype=z.dtype))
+        latents = []
+        for k in range(normed.shape[1]):
+            z = self.step(z, normed[:, k])
+            latents.append(z)
+        return latents
+
+    # -- imagination: acting in the latent alone, judged by the success head ----------------------
+    def imagination_unavailable(self) -> str | None:
+        if not bool(self.success_trained):
+            return ("its success judge was never trained (no per-step success flags in its training data, "
+                    "or a checkpoint from before the judge)")
+        if self._needs_proposals():
+            return ("its planner takes proposals from a policy that reads camera images, which the latent imagination "
+                    "does not render; plan from scratch to measure it (--option planner=cem --option warm_start=false)")
+        return None
+
+    @torch.no_grad()
+    def imagination_start(self, observation: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._encode_observation(observation)
+
+    @torch.no_grad()
+    def imagination_act(self, belief: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        require(self.imagination_unavailable() is None, f"latent-rollout cannot act in imagination: {self.imagination_unavailable()}")
+        return self._plan_one(None, generator, z0=belief)  # without proposals the plan reads only the latent
+
+    @torch.no_grad()
+    def imagination_step(self, belief: torch.Tensor, actions) -> tuple[torch.Tensor, np.ndarray]:
+        latents = self._roll(belief, np.asarray(actions)[None])
+        solved = torch.sigmoid(self.success(torch.cat(latents))[:, 0]) if latents else torch.zeros(0)
+        return (latents[-1] if latents else belief), solved.numpy()
+
+    @torch.no_grad()
+    def judge_success(self, observation: dict[str, torch.Tensor]) -> float:
+        return float(torch.sigmoid(self.success(self._encode_observation(observation)))[0, 0])
 
     def _plan_one(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None, z0: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config

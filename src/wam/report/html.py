@@ -197,7 +197,12 @@ def probe_headline(probe: dict) -> str:
         return (f"+{max(probe['per_offset'], key=int)} steps: identified {last['identification_accuracy']:.0%} "
                 f"(chance {probe['chance_identification']:.0%}), sensitivity {last['action_sensitivity']:+.4f}")
     if kind == "causality":
-        return f"{'causal' if probe['causal'] else 'LEAKS'}: max action change {probe['max_abs_action_change']:.3g} over {probe['calls']} calls"
+        text = f"{'causal' if probe['causal'] else 'LEAKS'}: max action change {probe['max_abs_action_change']:.3g} over {probe['calls']} calls"
+        gap = probe.get("imagined_vs_real") or {}
+        if gap.get("applicable"):
+            text += (f"; success imagined {_pct(gap['imagined']['success'])} vs real {_pct(gap['real']['success'])} "
+                     f"(gap {100 * gap['gap']:+.0f} pts, judge on real frames {_pct(gap['judged_real']['success'])})")
+        return text
     if kind == "persistence":
         parts = []
         for mode, m in probe["modes"].items():

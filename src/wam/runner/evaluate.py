@@ -142,8 +142,9 @@ def resolve_proposals(name: str, checkpoint: Path) -> Path:
     return folder
 
 
-def load_with_proposer(checkpoint: str, options: dict[str, str], proposals: str):
-    """The evaluated model with its runtime options and, if given, its proposal model attached."""
+def load_with_proposer(checkpoint: str, options: dict[str, str], proposals: str, check_ready: bool = True):
+    """The evaluated model with its runtime options and, if given, its proposal model attached.
+    check_ready=False: for uses that never call `act` (forward-dynamics probes)."""
     from wam.train.checkpoint import load_model
 
     model, meta = load_model(checkpoint)
@@ -155,7 +156,8 @@ def load_with_proposer(checkpoint: str, options: dict[str, str], proposals: str)
         if proposer.role != "agent":
             raise WamError(f"'{proposer.name}' is a {proposer.role} component and cannot propose actions")
         model.attach_proposer(proposer)
-    model.check_ready()  # e.g. a planner that needs proposals but has none: fail before any episode runs
+    if check_ready:
+        model.check_ready()  # e.g. a planner that needs proposals but has none: fail before any episode runs
     return model, meta
 
 
@@ -171,19 +173,24 @@ def _init_worker(checkpoint: str, options: dict[str, str], proposals: str) -> No
     _state["env"] = None
 
 
-def _episode_job(job: dict) -> dict:
+def worker_env(state: dict, job: dict):
+    """The worker's environment for a job's task, camera, resolution and shift: kept across the
+    worker's jobs, and the old one closed before a new one is made (its GL context must go first)."""
     from wam.envs.metaworld import MetaWorldEnv
+
+    key = (job["task"], job["camera"], job["resolution"], job["shift"])
+    if state.get("env") is None or state.get("env_key") != key:
+        if state.get("env") is not None:
+            state["env"].close()
+        state["env"] = MetaWorldEnv(job["task"], camera=job["camera"], resolution=job["resolution"], max_steps=job["max_steps"], shift=job["shift"])
+        state["env_key"] = key
+    return state["env"]
+
+
+def _episode_job(job: dict) -> dict:
     from wam.runner.rollout import run_episode
 
-    env = _state["env"]
-    key = (job["task"], job["camera"], job["resolution"], job["shift"])
-    if env is None or _state.get("env_key") != key:
-        if env is not None:
-            env.close()  # free the old GL context before making a new one
-        env = _state["env"] = MetaWorldEnv(
-            job["task"], camera=job["camera"], resolution=job["resolution"], max_steps=job["max_steps"], shift=job["shift"]
-        )
-        _state["env_key"] = key
+    env = worker_env(_state, job)
     result = run_episode(
         _state["model"],
         env,

@@ -12,6 +12,8 @@ Implemented so far:
   From one state, the model acts on its history alone and on the history handed together with the
   real future of the next chunk, or with the future of another (random) chunk, in the keys a
   training batch uses for futures; the same sampling noise each time. Any change is a leak.
+  Second half, for models that can act inside their own imagination and judge success there:
+  success in the imagined rollout vs in the real loop (`wam.runner.probe_imagination`).
 - **persistence** and **plausibility**: long open-loop imagination against the real future, and the
   real outcome of the actions decoded from a predicted future (`wam.runner.probe_futures`).
 - **generalization** (the named visual shifts): closed-loop success on the held-out initial
@@ -24,9 +26,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
+import tyro
 from tqdm import tqdm
 
 from wam.data.io import write_json
@@ -63,13 +67,18 @@ class ProbeConfig:
     shifts: str = "none,camera-pose,lighting-dim,colour-tint"
     """generalization: named visual shifts to evaluate under ('none' is the reference)"""
     episodes: int = 10
-    """generalization: held-out episodes per task per shift"""
+    """generalization: held-out episodes per task per shift; causality: held-out episodes per task run both
+    in the simulator and inside the model's imagination (models that can judge success there)"""
     workers: int = 2
-    """generalization: parallel rollout processes"""
+    """generalization and causality's imagined rollouts: parallel rollout processes"""
     action_steps: int = 8
-    """generalization: steps executed from each chunk before re-planning"""
+    """generalization and causality's imagined rollouts: steps executed from each chunk before re-planning"""
     max_steps: int = 500
-    """generalization: episode step limit"""
+    """generalization and causality's imagined rollouts: episode step limit"""
+    option: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """a runtime option of the model as name=value, repeatable, as in `wam eval` (e.g. --option planner=cem)"""
+    proposals: str = ""
+    """for a model that scores actions (latent-rollout): the model whose chunks it scores, as in `wam eval`"""
     unseen_tasks: str = ""
     """generalization: Meta-World tasks outside training, each learned from --shots demos by finetuning the checkpoint (and from scratch, for reference)"""
     shots: int = 5
@@ -105,6 +114,13 @@ class ProbeConfig:
         self.unseen_list = resolve_tasks(self.unseen_tasks) if self.unseen_tasks.strip() else ()
         require(self.shots >= 1, f"shots must be >= 1, got {self.shots}")
         require(self.finetune_steps >= 1, f"finetune_steps must be >= 1, got {self.finetune_steps}")
+        require(self.workers >= 1, f"workers must be >= 1, got {self.workers}")
+        require(self.action_steps >= 1, f"action_steps must be >= 1, got {self.action_steps}")
+        require(1 <= self.max_steps <= MAX_PATH_LENGTH, f"max_steps must be in 1..{MAX_PATH_LENGTH}, got {self.max_steps}")
+        from wam.runner.evaluate import parse_options
+
+        self.option = tuple(self.option)
+        parse_options(self.option)
 
 
 def _history_batch(history: deque, task_index: int, n: int) -> dict[str, torch.Tensor]:
@@ -240,7 +256,7 @@ def generalization(cfg: ProbeConfig, result: dict, tasks: tuple[str, ...]) -> di
     for shift in cfg.shift_list:
         r = evaluate(EvalConfig(checkpoint=cfg.checkpoint, out=cfg.out / "generalization" / shift, tasks=",".join(tasks),
                                 episodes=cfg.episodes, shift=shift, workers=cfg.workers, videos=0, sampling_seed=cfg.seed,
-                                action_steps=cfg.action_steps, max_steps=cfg.max_steps))
+                                action_steps=cfg.action_steps, max_steps=cfg.max_steps, option=cfg.option, proposals=cfg.proposals))
         rows[shift] = {"mean_success": r["mean_success"], "pooled_ci95": r["pooled_ci95"], "episodes": len(r["episodes"]),
                        "per_task": {t: v["success"] for t, v in r["per_task"].items()}}
     for row in rows.values():
@@ -292,18 +308,56 @@ def few_shot_unseen_tasks(cfg: ProbeConfig) -> dict:
     }
 
 
+def imagined_vs_real(cfg: ProbeConfig, model, tasks: tuple[str, ...], camera: str) -> dict:
+    """Causality's second half (wam.runner.probe_imagination): `cfg.episodes` held-out episodes per
+    task, each run in the simulator and inside the model's imagination with the same noise.
+    Finished pairs are appended to <out>/causality-imagination.jsonl, so a killed probe resumes."""
+    from wam.data.io import read_json
+    from wam.envs.metaworld import instruction_for
+    from wam.runner.evaluate import _read_done, parse_options, resolve_proposals
+    from wam.runner.probe_imagination import run_pairs, summarize_imagination
+
+    reason = model.imagination_unavailable()
+    if reason is not None:
+        return {"applicable": False, "reason": reason}
+    proposals = str(resolve_proposals(cfg.proposals, cfg.checkpoint)) if cfg.proposals else ""
+    seeds = episode_seeds("heldout", cfg.episodes)
+    protocol = {"checkpoint": str(cfg.checkpoint), "model_options": model.runtime_values(), "proposals": proposals or None,
+                "action_steps": cfg.action_steps, "max_steps": cfg.max_steps, "sampling_seed": cfg.seed, "camera": camera,
+                "regime": "chunked (real) / imagined after the first frame"}
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    protocol_path, log_path = cfg.out / "causality-imagination-protocol.json", cfg.out / "causality-imagination.jsonl"
+    if protocol_path.exists():
+        changed = [k for k, v in read_json(protocol_path, "imagination protocol").items() if protocol.get(k) != v]
+        if changed:
+            raise WamError(f"{cfg.out} holds imagined rollouts of another protocol (differs in {', '.join(changed)}); pass another --out")
+    write_json(protocol_path, protocol)
+    done = {(r["task"], r["seed"]): r for r in _read_done(log_path)}
+    jobs = [{"task": t, "seed": s, "task_index": model.spec.task_names.index(instruction_for(t)), "camera": camera,
+             "resolution": model.spec.image_shape[0], "shift": "none", "max_steps": cfg.max_steps,
+             "action_steps": cfg.action_steps, "sampling_seed": cfg.seed}
+            for t in tasks for s in seeds if (t, s) not in done]
+    run_pairs(jobs, str(cfg.checkpoint), parse_options(cfg.option), proposals, cfg.workers, log_path, done)
+    records = [done[(t, s)] for t in tasks for s in seeds]
+    return {"applicable": True, "episodes_per_task": cfg.episodes, "seeds": seeds, **protocol, **summarize_imagination(records)}
+
+
 def probe(cfg: ProbeConfig) -> dict:
     from wam.envs.metaworld import MetaWorldEnv, instruction_for, resolve_tasks
-    from wam.train.checkpoint import load_model
+    from wam.runner.evaluate import load_with_proposer, parse_options, resolve_proposals
 
-    model, meta = load_model(cfg.checkpoint)
-    result = {"schema": PROBE_SCHEMA, "model": meta["model"], "property": cfg.property, "checkpoint": str(cfg.checkpoint)}
+    proposals = str(resolve_proposals(cfg.proposals, cfg.checkpoint)) if cfg.proposals else ""
+    model, meta = load_with_proposer(str(cfg.checkpoint), parse_options(cfg.option), proposals, check_ready=False)
+    result = {"schema": PROBE_SCHEMA, "model": meta["model"], "property": cfg.property, "checkpoint": str(cfg.checkpoint),
+              **({"model_options": model.runtime_values()} if cfg.option else {}), **({"proposals": proposals} if proposals else {})}
     if cfg.property in ("interactability", "persistence") and "forward_dynamics" not in model.capabilities:
         return _not_applicable(cfg, result, f"'{model.name}' has no forward dynamics: it cannot predict the future under given actions")
     if cfg.property == "plausibility" and "predict" not in model.capabilities:
         return _not_applicable(cfg, result, f"'{model.name}' does not act from a predicted future it exposes: no decoded actions to execute against it")
     if model.role != "agent":
         return _not_applicable(cfg, result, f"'{model.name}' is a {model.role}: it does not act")
+    if cfg.property in ("causality", "plausibility", "generalization"):  # these act; forward-dynamics probes never do
+        model.check_ready()
     data_info = (meta.get("train") or {}).get("data_info") or {}
     tasks = resolve_tasks(cfg.tasks) if cfg.tasks else tuple(data_info.get("tasks") or ())
     require(len(tasks) > 0, "the checkpoint records no Meta-World tasks; pass --tasks")
@@ -381,6 +435,7 @@ def probe(cfg: ProbeConfig) -> dict:
             "mean_abs_action_change": float(np.mean(acc["max_abs_action_change"])),
             "share_changed": float(np.mean(acc["changed"])),
             "causal": not any(acc["changed"]),
+            "imagined_vs_real": imagined_vs_real(cfg, model, tasks, camera),
         })
         cfg.out.mkdir(parents=True, exist_ok=True)
         write_json(cfg.out / f"{cfg.property}.json", result)
@@ -451,6 +506,18 @@ def probe_main(cfg: ProbeConfig) -> None:
             f"{result['model']}: {verdict}: over {result['calls']} calls with futures handed in, the action moved by "
             f"max {result['max_abs_action_change']:.3g} (mean {result['mean_abs_action_change']:.3g}; {result['share_changed']:.0%} of calls changed)"
         )
+        gap = result["imagined_vs_real"]
+        if not gap["applicable"]:
+            print(f"  imagined vs real success: not applicable ({gap['reason']})")
+        else:
+            def rate(key):
+                lo, hi = gap[key]["ci95"]
+                return f"{gap[key]['success']:.1%} [{lo:.1%}, {hi:.1%}]"
+            print(f"  success over {gap['episodes']} held-out episodes: imagined {rate('imagined')}, real {rate('real')}, "
+                  f"the judge on real frames {rate('judged_real')}")
+            print(f"  gap imagined - real {100 * gap['gap']:+.1f} points (judge's own error {100 * gap['judge_gap']:+.1f}, "
+                  f"imagination {100 * gap['imagination_gap']:+.1f}); episodes imagined-only {gap['agreement']['imagined_only']}, "
+                  f"real-only {gap['agreement']['real_only']}")
     else:
         print(f"{result['model']}: {cfg.property} over {len(result['tasks'])} tasks x {result['states_per_task']} states x {result['candidates']} chunks")
         for offset, row in result["per_offset"].items():
