@@ -436,9 +436,19 @@ def test_imagined_vs_real_success_on_the_latent_world_model(tiny_world_model, tm
     assert sum(gap["agreement"].values()) == 2 and 0.0 <= gap["judge_agrees_with_simulator"] <= 1.0
     lines = (tmp_path / "p" / "causality-imagination.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all(json.loads(x)["real"]["steps"] <= 16 for x in lines)
-    # resumed: the finished pairs are read back, not run again
+    # the real half is `wam eval`'s episode: same steps and outcome for the same seeds and noise
+    from wam.runner.evaluate import EvalConfig, evaluate
+
+    evaluated = evaluate(EvalConfig(checkpoint=tiny_world_model, out=tmp_path / "e", tasks="reach-v3", episodes=2, workers=1,
+                                    videos=0, max_steps=16, action_steps=4, option=scratch))
+    real = {json.loads(x)["seed"]: json.loads(x)["real"] for x in lines}
+    assert [(e["steps"], e["success"]) for e in evaluated["episodes"]] == [(real[e["seed"]]["steps"], real[e["seed"]]["success"])
+                                                                           for e in evaluated["episodes"]]
+    # a kill that cut the log's last line: the pair runs again, on a line of its own
+    log = tmp_path / "p" / "causality-imagination.jsonl"
+    log.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])
     again = probe(ProbeConfig(**cfg, out=tmp_path / "p", option=scratch))
-    assert again["imagined_vs_real"] == gap and len((tmp_path / "p" / "causality-imagination.jsonl").read_text().splitlines()) == 2
+    assert again["imagined_vs_real"] == gap and [json.loads(x) for x in log.read_text().splitlines()] == [json.loads(x) for x in lines]
     # the same folder under another protocol is refused
     with pytest.raises(WamError, match="another protocol"):
         probe(ProbeConfig(**{**cfg, "max_steps": 8}, out=tmp_path / "p", option=scratch))

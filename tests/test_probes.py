@@ -178,9 +178,11 @@ class SimulatorDreamer(SimulatorWorldModel):
         self.env.restore(here)
         return belief, np.asarray(solved)
 
-    def judge_success(self, observation):
-        _, info = self.env._env.evaluate_state(self.env.privileged_state, np.zeros(4))
-        return float(info["success"] >= 1.0)
+    def judge_step(self, observation, action):  # the runner's env is this env, at the observed state
+        here = self.env.snapshot()
+        solved = self.env.step_physics(action)[1]
+        self.env.restore(here)
+        return float(solved)
 
 
 def test_imagined_vs_real_success_of_the_simulator_has_no_gap_and_a_frozen_dream_has_all_of_it(env):
@@ -192,12 +194,22 @@ def test_imagined_vs_real_success_of_the_simulator_has_no_gap_and_a_frozen_dream
 
     exact = pairs(SimulatorDreamer(env))
     for r in exact:  # the dream is the world: same success at the same step, and the judge reads it exactly
-        assert r["real"]["success"] and r["imagined"] == {"success": True, "steps": r["real"]["steps"]}
-        assert r["real"]["judged_at"] == r["real"]["steps"]
+        assert r["real"]["success"] and r["imagined"] == {"success": True, "steps": r["real"]["steps"], "max_probability": 1.0}
+        assert r["real"]["judged_at"] == r["real"]["steps"] and r["real"]["judged_max_probability"] == 1.0
     summary = summarize_imagination(exact)
     assert summary["gap"] == summary["judge_gap"] == summary["imagination_gap"] == 0.0
     assert summary["real"]["success"] == 1.0 and summary["agreement"]["both"] == 2 and summary["judge_agrees_with_simulator"] == 1.0
 
+    assert summary["judge_auroc"] is None  # every episode succeeded: nothing to rank against
     frozen = summarize_imagination(pairs(SimulatorDreamer(env, ignore_actions=True)))
     assert frozen["real"]["success"] == 1.0 and frozen["imagined"]["success"] == 0.0
     assert frozen["gap"] == frozen["imagination_gap"] == -1.0 and frozen["agreement"]["real_only"] == 2
+    assert frozen["mean_max_probability"] == {"imagined": 0.0, "judged_real": 1.0}
+
+
+def test_auroc_ranks_positives_above_negatives():
+    from wam.runner.probe_imagination import auroc
+
+    assert auroc([0.9, 0.8, 0.1, 0.2], [True, True, False, False]) == 1.0
+    assert auroc([0.1, 0.2, 0.9, 0.8], [True, True, False, False]) == 0.0
+    assert auroc([0.5, 0.5], [True, False]) == 0.5 and auroc([0.3], [True]) is None

@@ -5,7 +5,7 @@ Verbs (kept small, like TD-MPC2's):
     act(observation)       -> action chunk (B, K, A), in the dataset's action units
     reset()                -> forget any per-episode state (caches, warm starts)
 Optional: `act_interactive` (a state carried across calls, for the interactive regime), and the
-imagination verbs (`imagination_start/act/step`, `judge_success`: acting inside the model's own
+imagination verbs (`imagination_start/act/step`, `judge_step`: acting inside the model's own
 rollout and judging success there, for the causality probe).
 Optional capabilities, declared in `capabilities`: "predict" (`last_prediction` returns the imagined
 future with latents in the model's substrate, which event-triggered replanning compares with the
@@ -155,9 +155,10 @@ class WamModel(nn.Module):
         success probability after each action, (n,))."""
         raise WamError(self.imagination_unavailable() or f"model '{self.name}' does not implement imagination_step")
 
-    def judge_success(self, observation: dict[str, torch.Tensor]) -> float:
-        """The success judge on a real observation (batch of one): P(task solved)."""
-        raise WamError(self.imagination_unavailable() or f"model '{self.name}' does not implement judge_success")
+    def judge_step(self, observation: dict[str, torch.Tensor], action) -> float:
+        """The success judge one imagined step from a real observation (batch of one): P(task
+        solved after `action` (A,) is executed from there)."""
+        raise WamError(self.imagination_unavailable() or f"model '{self.name}' does not implement judge_step")
 
     def last_prediction(self) -> dict | None:
         """The future imagined by the last `act` call, for fidelity scoring (None: no world model).

@@ -16,10 +16,10 @@ The parts, top to bottom:
             Why not a distance to a goal latent (DINO-WM)? Meta-World tasks are given by an
             instruction, not a goal image, and no goal frame exists at test time. Dense shaped
             rewards exist in the data, so the scorer learns what the task rewards instead.
-  judge     a success head P(solved | z), trained on the imagined latents z_{t+k} and on the real
-            frames' encodings against the dataset's per-step success flags. Planning does not use it (the shaped reward ranks
-            chunks better than a sparse flag); it lets the causality probe judge success inside
-            the model's own imagined rollout (docs/probes.md).
+  judge     a success head P(solved | z), trained on the imagined latents z_{t+k} against the
+            dataset's per-step success flags (solved after action t+k-1). Planning does not use
+            it (the shaped reward ranks chunks better than a sparse flag); it lets the causality
+            probe judge success inside the model's own imagined rollout (docs/probes.md).
   planner   by name (wam.planners): `select` scores N proposals from a policy and runs the best;
             `cem` / `mppi` refine a Gaussian over chunks, from scratch or warm-started by proposals.
 
@@ -165,14 +165,11 @@ class LatentRollout(WamModel):
         self.proposer: WamModel | None = None
         self._last_plan_info: dict = {}
 
-    @property
-    def may_skip_parameters(self) -> bool:
-        """Data without success flags leaves the judge out of the loss (DDP must be told)."""
-        return not bool(self.success_trained)
+    may_skip_parameters = True  # data without success flags leaves the judge out of the loss (DDP must know)
 
     def future_parameters(self):
         """The world model that imagines and scores the future (the encoder is its input side)."""
-        for part in ("dynamics", "chunk_dynamics", "reward", "chunk_reward", "value", "success"):
+        for part in ("dynamics", "chunk_dynamics", "reward", "chunk_reward", "value"):
             yield from getattr(self, part).named_parameters(prefix=part)
 
     # -- data ---------------------------------------------------------------------------------
@@ -254,11 +251,11 @@ class LatentRollout(WamModel):
             z = self.step(z, actions[:, k])
             consistency = consistency + weights[k] * (seen[:, k] * ((z - targets[:, k]) ** 2).mean(-1)).sum()
             if solved is not None:
-                # judged on the imagined latent (as in an imagined rollout) and on the real frame's
-                # encoding (as when the judge reads the camera), each half of the loss
-                imagined = F.binary_cross_entropy_with_logits(self.success(z)[:, 0], solved[:, k], reduction="none")
-                real = F.binary_cross_entropy_with_logits(self.success(targets[:, k])[:, 0], solved[:, k], reduction="none")
-                success_loss = success_loss + (valid[:, k] * imagined + seen[:, k] * real).sum() / 2
+                # Judged on the latent the dynamics predicts after the action, never on a real
+                # frame's encoding: the episodes end at their first success, so the dataset holds
+                # no frame of a solved task (the action that solves it is the last one recorded).
+                bce = F.binary_cross_entropy_with_logits(self.success(z)[:, 0], solved[:, k], reduction="none")
+                success_loss = success_loss + (valid[:, k] * bce).sum()
         # The value at depth H is what planning bootstraps from: train it there as well.
         value_loss = value_loss + (seen[:, -1] * (self.value(z)[:, 0] - returns[:, h]) ** 2).sum()
         # Chunk-level dynamics and reward: supervised only where the whole chunk and the frame
@@ -421,8 +418,10 @@ class LatentRollout(WamModel):
         return (latents[-1] if latents else belief), solved.numpy()
 
     @torch.no_grad()
-    def judge_success(self, observation: dict[str, torch.Tensor]) -> float:
-        return float(torch.sigmoid(self.success(self._encode_observation(observation)))[0, 0])
+    def judge_step(self, observation: dict[str, torch.Tensor], action) -> float:
+        """One dynamics step from the real observation's latent, judged: the input the head trains on."""
+        z = self._roll(self._encode_observation(observation), np.asarray(action)[None, None])[-1]
+        return float(torch.sigmoid(self.success(z))[0, 0])
 
     def _plan_one(self, observation: dict[str, torch.Tensor], generator: torch.Generator | None, z0: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config

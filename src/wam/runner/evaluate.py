@@ -294,6 +294,16 @@ def _read_done(path: Path) -> list[dict]:
     return done
 
 
+def resume_log(path: Path) -> dict[tuple[str, int], dict]:
+    """The finished episodes of a jsonl log, by (task, seed); the file is rewritten without a line
+    a kill cut short, so that the next append starts on a line of its own."""
+    done = {(r["task"], r["seed"]): r for r in _read_done(path)}
+    if path.exists():
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in done.values()))
+    return done
+
+
 def evaluate(cfg: EvalConfig) -> dict:
     from wam.train.trainer import SAMPLING_BEFORE_THE_FIELD
 
@@ -382,10 +392,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             raise WamError(f"{cfg.out} holds episodes of another protocol (differs in {', '.join(changed)}); pass --overwrite or another --out")
     write_json(protocol_path, protocol)
     episodes_path = cfg.out / "episodes.jsonl"
-    done = {(r["task"], r["seed"]): r for r in _read_done(episodes_path)}
-    if episodes_path.exists():  # drop a line a kill cut short before appending to the file
-        with atomic_path(episodes_path) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in done.values()))
+    done = resume_log(episodes_path)
     jobs = [
         {
             "task": task,

@@ -308,38 +308,56 @@ def few_shot_unseen_tasks(cfg: ProbeConfig) -> dict:
     }
 
 
-def imagined_vs_real(cfg: ProbeConfig, model, tasks: tuple[str, ...], camera: str) -> dict:
-    """Causality's second half (wam.runner.probe_imagination): `cfg.episodes` held-out episodes per
-    task, each run in the simulator and inside the model's imagination with the same noise.
-    Finished pairs are appended to <out>/causality-imagination.jsonl, so a killed probe resumes."""
+def imagination_protocol(cfg: ProbeConfig, model, meta: dict, camera: str, proposals: str) -> dict:
+    """What the imagined-vs-real pairs in <out> were run under, checked before anything runs: a
+    folder holding pairs of another protocol (another checkpoint or training, options, limits,
+    judge threshold) is refused. {"applicable": False, "reason": ...} for a model that cannot act
+    in its imagination."""
     from wam.data.io import read_json
-    from wam.envs.metaworld import instruction_for
-    from wam.runner.evaluate import _read_done, parse_options, resolve_proposals
-    from wam.runner.probe_imagination import run_pairs, summarize_imagination
+    from wam.runner.probe_imagination import JUDGE_THRESHOLD
 
     reason = model.imagination_unavailable()
     if reason is not None:
         return {"applicable": False, "reason": reason}
-    proposals = str(resolve_proposals(cfg.proposals, cfg.checkpoint)) if cfg.proposals else ""
-    seeds = episode_seeds("heldout", cfg.episodes)
-    protocol = {"checkpoint": str(cfg.checkpoint), "model_options": model.runtime_values(), "proposals": proposals or None,
+    require(cfg.action_steps <= model.window.chunk,
+            f"action_steps ({cfg.action_steps}) must be at most the chunk of '{model.name}' ({model.window.chunk} steps)")
+    train_info = meta.get("train") or {}
+    protocol = {"checkpoint": str(cfg.checkpoint), "training_steps": train_info.get("steps"),
+                "training_samples_seen": train_info.get("samples_seen"), "model_options": model.runtime_values(),
+                "proposals": proposals or None,
                 "action_steps": cfg.action_steps, "max_steps": cfg.max_steps, "sampling_seed": cfg.seed, "camera": camera,
-                "regime": "chunked (real) / imagined after the first frame"}
+                "judge_threshold": JUDGE_THRESHOLD, "regime": "chunked (real) / imagined after the first frame"}
     cfg.out.mkdir(parents=True, exist_ok=True)
-    protocol_path, log_path = cfg.out / "causality-imagination-protocol.json", cfg.out / "causality-imagination.jsonl"
-    if protocol_path.exists():
-        changed = [k for k, v in read_json(protocol_path, "imagination protocol").items() if protocol.get(k) != v]
+    path = cfg.out / "causality-imagination-protocol.json"
+    if path.exists():
+        changed = [k for k, v in read_json(path, "imagination protocol").items() if protocol.get(k) != v]
         if changed:
             raise WamError(f"{cfg.out} holds imagined rollouts of another protocol (differs in {', '.join(changed)}); pass another --out")
-    write_json(protocol_path, protocol)
-    done = {(r["task"], r["seed"]): r for r in _read_done(log_path)}
-    jobs = [{"task": t, "seed": s, "task_index": model.spec.task_names.index(instruction_for(t)), "camera": camera,
+    write_json(path, protocol)
+    return {"applicable": True, **protocol}
+
+
+def imagined_vs_real(cfg: ProbeConfig, model, tasks: tuple[str, ...], protocol: dict) -> dict:
+    """Causality's second half (wam.runner.probe_imagination): `cfg.episodes` held-out episodes per
+    task, each run in the simulator and inside the model's imagination with the same noise.
+    Finished pairs are appended to <out>/causality-imagination.jsonl, so a killed probe resumes."""
+    from wam.envs.metaworld import instruction_for
+    from wam.runner.evaluate import parse_options, resume_log
+    from wam.runner.probe_imagination import run_pairs, summarize_imagination
+
+    if not protocol["applicable"]:
+        return protocol
+    seeds = episode_seeds("heldout", cfg.episodes)
+    log_path = cfg.out / "causality-imagination.jsonl"
+    done = resume_log(log_path)
+    wanted = [(t, s) for t in tasks for s in seeds]
+    jobs = [{"task": t, "seed": s, "task_index": model.spec.task_names.index(instruction_for(t)), "camera": protocol["camera"],
              "resolution": model.spec.image_shape[0], "shift": "none", "max_steps": cfg.max_steps,
              "action_steps": cfg.action_steps, "sampling_seed": cfg.seed}
-            for t in tasks for s in seeds if (t, s) not in done]
-    run_pairs(jobs, str(cfg.checkpoint), parse_options(cfg.option), proposals, cfg.workers, log_path, done)
-    records = [done[(t, s)] for t in tasks for s in seeds]
-    return {"applicable": True, "episodes_per_task": cfg.episodes, "seeds": seeds, **protocol, **summarize_imagination(records)}
+            for t, s in wanted if (t, s) not in done]
+    run_pairs(jobs, str(cfg.checkpoint), parse_options(cfg.option), protocol["proposals"] or "", cfg.workers, log_path, done,
+              total=len(wanted))
+    return {**protocol, "episodes_per_task": cfg.episodes, "seeds": seeds, **summarize_imagination([done[k] for k in wanted])}
 
 
 def probe(cfg: ProbeConfig) -> dict:
@@ -380,6 +398,8 @@ def probe(cfg: ProbeConfig) -> dict:
     from wam.runner.probe_futures import persistence_state, plausibility_state
 
     camera = data_info.get("camera") or "corner2"
+    # checked before the leak test runs, so a refused folder costs nothing
+    imagination = imagination_protocol(cfg, model, meta, camera, proposals) if cfg.property == "causality" else None
     with tqdm(total=len(tasks) * len(seeds), desc=f"probe {cfg.property}", unit="state") as bar:
         for task in tasks:
             env = MetaWorldEnv(task, camera=camera, resolution=model.spec.image_shape[0])
@@ -435,7 +455,7 @@ def probe(cfg: ProbeConfig) -> dict:
             "mean_abs_action_change": float(np.mean(acc["max_abs_action_change"])),
             "share_changed": float(np.mean(acc["changed"])),
             "causal": not any(acc["changed"]),
-            "imagined_vs_real": imagined_vs_real(cfg, model, tasks, camera),
+            "imagined_vs_real": imagined_vs_real(cfg, model, tasks, imagination),
         })
         cfg.out.mkdir(parents=True, exist_ok=True)
         write_json(cfg.out / f"{cfg.property}.json", result)
@@ -518,6 +538,9 @@ def probe_main(cfg: ProbeConfig) -> None:
             print(f"  gap imagined - real {100 * gap['gap']:+.1f} points (judge's own error {100 * gap['judge_gap']:+.1f}, "
                   f"imagination {100 * gap['imagination_gap']:+.1f}); episodes imagined-only {gap['agreement']['imagined_only']}, "
                   f"real-only {gap['agreement']['real_only']}")
+            auc = "n/a" if gap["judge_auroc"] is None else f"{gap['judge_auroc']:.2f}"
+            print(f"  judge's highest probability per episode: imagined {gap['mean_max_probability']['imagined']:.2f}, "
+                  f"real {gap['mean_max_probability']['judged_real']:.2f}; AUROC on the real loop {auc}")
     else:
         print(f"{result['model']}: {cfg.property} over {len(result['tasks'])} tasks x {result['states_per_task']} states x {result['candidates']} chunks")
         for offset, row in result["per_offset"].items():

@@ -3,16 +3,18 @@
 A WAM that acts on its imagination can believe in futures the world does not produce. The probe
 runs each held-out initial condition twice with the same sampling noise:
 
-- **real**: the chunked regime in the simulator (exactly `wam eval`'s loop: plan, execute
-  `action_steps`, re-plan), success from the simulator. After every step the model's own success
-  judge also reads the real observation (`judged real`): how well the judge itself reads success.
+- **real**: the chunked regime in the simulator (`wam eval`'s own episode runner and sampling
+  noise), success from the simulator. Each executed action is also judged one imagined step from
+  the real observation it is executed from (`judged real`): how well the judge reads success when
+  its imagination is re-grounded at every step.
 - **imagined**: only the first observation is real. The model plans from its belief, the belief
   is stepped through the executed part of each plan by the model's dynamics, the next plan starts
   from the imagined belief, and the judge decides success on the imagined belief after every step.
 
 Reported: the three success rates with Wilson 95% intervals, the **gap** imagined - real (what the
 model believes it achieves minus what it achieves), split into the judge's own error (judged real
-- real) and the **imagination gap** imagined - judged real (what imagining instead of looking adds),
+- real) and the **imagination gap** imagined - judged real (what imagining a whole episode instead
+of one step from each real observation adds),
 and the per-episode agreement of imagined and real. Models that cannot act in their imagination
 or judge success there get "not applicable" with the reason.
 """
@@ -26,57 +28,46 @@ import torch
 
 from wam.eval.metrics import wilson_interval
 from wam.runner.regimes import Chunked
-from wam.runner.rollout import observation_batch
+from wam.runner.rollout import episode_generator, observation_batch, run_episode
 
 JUDGE_THRESHOLD = 0.5  # the judge's probability above which a state counts as solved
 
 
-def _generator(sampling_seed: int, seed: int) -> torch.Generator:
-    """The sampling noise of `wam eval`'s episode with this seed (wam.runner.rollout.run_episode)."""
-    return torch.Generator().manual_seed(sampling_seed * 1_000_003 + seed)
-
-
 def real_episode(model, env, seed: int, task_index: int, action_steps: int, max_steps: int, sampling_seed: int) -> dict:
-    """The chunked closed loop in the simulator, with the model's judge reading every real observation."""
-    generator = _generator(sampling_seed, seed)
-    regime = Chunked(action_steps)
-    model.reset()
-    regime.reset()
-    obs, _ = env.reset(seed=seed)
-    history = deque([obs] * model.window.n_obs_steps, maxlen=model.window.n_obs_steps)
-    success, judged_at, steps = False, None, 0
-    for step in range(max_steps):
-        if regime.needs_plan():
-            regime.set_plan(regime.call(model, observation_batch(history, task_index), generator))
-        obs, _, _, truncated, info = env.step(regime.next_action())
-        history.append(obs)
-        steps = step + 1
-        if judged_at is None and model.judge_success(observation_batch(history, task_index)) > JUDGE_THRESHOLD:
-            judged_at = steps
-        if info["success"]:
-            success = True
-            break
-        if truncated:
-            break
-    return {"success": success, "steps": steps, "judged_success": judged_at is not None, "judged_at": judged_at}
+    """`wam eval`'s chunked episode (the same runner and noise), with the model's judge reading each
+    executed action one imagined step from the real observation it is executed from."""
+    judged = {"step": 0, "at": None, "max": 0.0}  # steps executed, the first judged solved, the highest probability
+
+    def judge(history, action):
+        judged["step"] += 1
+        p = model.judge_step(observation_batch(history, task_index), action)
+        judged["max"] = max(judged["max"], p)
+        if judged["at"] is None and p > JUDGE_THRESHOLD:
+            judged["at"] = judged["step"]
+
+    result = run_episode(model, env, seed, task_index, Chunked(action_steps), max_steps, sampling_seed=sampling_seed, before_step=judge)
+    return {"success": result.success, "steps": result.steps, "judged_success": judged["at"] is not None,
+            "judged_at": judged["at"], "judged_max_probability": judged["max"]}
 
 
 def imagined_episode(model, env, seed: int, task_index: int, action_steps: int, max_steps: int, sampling_seed: int) -> dict:
     """The same loop with the world replaced by the model's imagination after the first frame."""
-    generator = _generator(sampling_seed, seed)
+    generator = episode_generator(sampling_seed, seed)
     model.reset()
     obs, _ = env.reset(seed=seed)
     history = deque([obs] * model.window.n_obs_steps, maxlen=model.window.n_obs_steps)
     belief = model.imagination_start(observation_batch(history, task_index))
-    steps = 0
+    steps, highest = 0, 0.0
     while steps < max_steps:
         chunk = model.imagination_act(belief, generator)[0].numpy()[: min(action_steps, max_steps - steps)]
         belief, solved = model.imagination_step(belief, chunk)
-        hits = np.flatnonzero(np.asarray(solved) > JUDGE_THRESHOLD)
+        solved = np.asarray(solved, dtype=np.float64)
+        highest = max(highest, float(solved.max(initial=0.0)))
+        hits = np.flatnonzero(solved > JUDGE_THRESHOLD)
         if len(hits):
-            return {"success": True, "steps": steps + int(hits[0]) + 1}
+            return {"success": True, "steps": steps + int(hits[0]) + 1, "max_probability": highest}
         steps += len(chunk)
-    return {"success": False, "steps": steps}
+    return {"success": False, "steps": steps, "max_probability": highest}
 
 
 def imagination_pair(model, env, task: str, seed: int, task_index: int, action_steps: int, max_steps: int, sampling_seed: int) -> dict:
@@ -88,6 +79,17 @@ def imagination_pair(model, env, task: str, seed: int, task_index: int, action_s
 def _rate(flags: list[bool]) -> dict:
     lo, hi = wilson_interval(int(sum(flags)), len(flags))
     return {"success": float(np.mean(flags)), "ci95": [lo, hi]}
+
+
+def auroc(scores: list[float], labels: list[bool]) -> float | None:
+    """Area under the ROC curve: the chance that a random positive scores above a random negative
+    (ties count half); None when one class is absent."""
+    pos = np.asarray([s for s, y in zip(scores, labels) if y], dtype=np.float64)
+    neg = np.asarray([s for s, y in zip(scores, labels) if not y], dtype=np.float64)
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    wins = (pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()
+    return float(wins / (len(pos) * len(neg)))
 
 
 def summarize_imagination(records: list[dict]) -> dict:
@@ -112,6 +114,12 @@ def summarize_imagination(records: list[dict]) -> dict:
         "neither": sum(not i and not r for i, r in zip(imagined, real)),
     }
     out["judge_agrees_with_simulator"] = float(np.mean([j == r for j, r in zip(judged, real)]))
+    # threshold-free: how confident the judge ever got, and how well its confidence on the real
+    # loop ranks the episodes that really succeeded above those that did not
+    judged_max = [r["real"]["judged_max_probability"] for r in records]
+    out["mean_max_probability"] = {"imagined": float(np.mean([r["imagined"]["max_probability"] for r in records])),
+                                   "judged_real": float(np.mean(judged_max))}
+    out["judge_auroc"] = auroc(judged_max, real)
     per_task: dict[str, dict] = {}
     for r in records:
         row = per_task.setdefault(r["task"], {"real": [], "judged_real": [], "imagined": []})
@@ -142,9 +150,11 @@ def _pair_job(job: dict) -> dict:
                             job["max_steps"], job["sampling_seed"])
 
 
-def run_pairs(jobs: list[dict], checkpoint: str, options: dict[str, str], proposals: str, workers: int, log_path, done: dict) -> None:
+def run_pairs(jobs: list[dict], checkpoint: str, options: dict[str, str], proposals: str, workers: int, log_path, done: dict,
+              total: int) -> None:
     """Run imagination pairs in `workers` processes, appending each finished one to `log_path`
-    (a killed probe resumes from it) and to `done`, keyed by (task, seed)."""
+    (a killed probe resumes from it) and to `done`, keyed by (task, seed); `total`: pairs this
+    probe wants, finished ones included (for the progress bar)."""
     import json
     import multiprocessing as mp
 
@@ -154,7 +164,7 @@ def run_pairs(jobs: list[dict], checkpoint: str, options: dict[str, str], propos
         return
     ctx = mp.get_context("spawn")
     with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=(checkpoint, options, proposals)) as pool, \
-            open(log_path, "a") as log, tqdm(total=len(jobs) + len(done), initial=len(done), desc="imagined vs real", unit="ep") as bar:
+            open(log_path, "a") as log, tqdm(total=total, initial=total - len(jobs), desc="imagined vs real", unit="ep") as bar:
         for record in pool.imap_unordered(_pair_job, jobs):
             log.write(json.dumps(record) + "\n")
             log.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +63,11 @@ class EpisodeResult:
         }
 
 
+def episode_generator(sampling_seed: int, seed: int) -> torch.Generator:
+    """The model's sampling noise for the episode from initial condition `seed`."""
+    return torch.Generator().manual_seed(sampling_seed * 1_000_003 + seed)
+
+
 def run_episode(
     model: WamModel,
     env: MetaWorldEnv,
@@ -71,8 +77,11 @@ def run_episode(
     max_steps: int,
     record_video: bool = False,
     sampling_seed: int = 0,
+    before_step: Callable[[deque, np.ndarray], None] | None = None,
 ) -> EpisodeResult:
-    generator = torch.Generator().manual_seed(sampling_seed * 1_000_003 + seed)
+    """`before_step(history, action)`, if given, sees each action with the observations it is
+    executed from, before the simulator steps (the causality probe's judge reads them)."""
+    generator = episode_generator(sampling_seed, seed)
     model.reset()
     regime.reset()
     obs, _ = env.reset(seed=seed)
@@ -97,7 +106,10 @@ def run_episode(
                     if offset <= regime.action_steps:
                         latent = None if prediction["latents"] is None else prediction["latents"][0, i]
                         pending.setdefault(step + offset, []).append((offset, prediction["frames"][0, i], latent))
-        obs, _, _, truncated, info = env.step(regime.next_action())
+        action = regime.next_action()
+        if before_step is not None:
+            before_step(history, action)
+        obs, _, _, truncated, info = env.step(action)
         history.append(obs)
         failures.update(info["privileged_state"])
         result.steps = step + 1

@@ -20,7 +20,9 @@ from wam.train.checkpoint import config_from_json, load_tensors, read_model_conf
 
 # state-dict keys of tables indexed by task (rows follow spec.task_names)
 TASK_TABLE_SUFFIXES = ("task.weight",)
-RECOMPUTED_SUFFIXES = ("instruction_table",)
+# state set from the new dataset, not copied: instruction embeddings of its tasks, and whether
+# its episodes carry success flags (latent-rollout's judge)
+RECOMPUTED_SUFFIXES = ("instruction_table", "success_trained")
 
 
 def checkpoint_config(folder: Path, model_name: str):
