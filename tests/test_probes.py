@@ -213,3 +213,16 @@ def test_auroc_ranks_positives_above_negatives():
     assert auroc([0.9, 0.8, 0.1, 0.2], [True, True, False, False]) == 1.0
     assert auroc([0.1, 0.2, 0.9, 0.8], [True, True, False, False]) == 0.0
     assert auroc([0.5, 0.5], [True, False]) == 0.5 and auroc([0.3], [True]) is None
+
+
+def test_the_property_table_keeps_one_checkpoint_under_two_settings_apart():
+    from wam.report.html import probe_section
+
+    plain = {"model": "latent-rollout", "property": "causality", "applicable": True, "causal": True,
+             "max_abs_action_change": 0.0, "calls": 4}
+    scratch = {**plain, "model_options": {"planner": "cem", "warm_start": "false"},
+               "imagined_vs_real": {"applicable": True, "gap": 0.5, "imagined": {"success": 0.75}, "real": {"success": 0.25},
+                                    "judged_real": {"success": 0.5}}}
+    page = probe_section([plain, scratch])
+    assert "<td>latent-rollout</td>" in page and "<td>latent-rollout [planner=cem, warm_start=false]</td>" in page
+    assert "success imagined 75.0% vs real 25.0% (gap +50 pts" in page

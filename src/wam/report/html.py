@@ -201,7 +201,7 @@ def probe_headline(probe: dict) -> str:
         gap = probe.get("imagined_vs_real") or {}
         if gap.get("applicable"):
             text += (f"; success imagined {_pct(gap['imagined']['success'])} vs real {_pct(gap['real']['success'])} "
-                     f"(gap {100 * gap['gap']:+.0f} pts, judge on real frames {_pct(gap['judged_real']['success'])})")
+                     f"(gap {100 * gap['gap']:+.0f} pts; judged one step from real frames {_pct(gap['judged_real']['success'])})")
         return text
     if kind == "persistence":
         parts = []
@@ -232,7 +232,10 @@ def probe_section(probes: list[dict]) -> str:
     e = html.escape
     table: dict[str, dict[str, str]] = {}
     for probe in probes:
-        table.setdefault(probe["model"], {})[probe["property"]] = probe_headline(probe)
+        # named as the leaderboard names a result: one checkpoint probed under two settings is two rows
+        options = ", ".join(f"{k}={v}" for k, v in (probe.get("model_options") or {}).items())
+        name = f"{probe['model']} [{options}]" if options else probe["model"]
+        table.setdefault(name, {})[probe["property"]] = probe_headline(probe)
     head = "".join(f"<th>{e(p)}</th>" for p in PROPERTY_ORDER)
     rows = "".join(
         f"<tr><td>{e(model)}</td>" + "".join(f"<td>{e(cells.get(p, 'not measured'))}</td>" for p in PROPERTY_ORDER) + "</tr>"

@@ -366,7 +366,10 @@ def probe(cfg: ProbeConfig) -> dict:
 
     proposals = str(resolve_proposals(cfg.proposals, cfg.checkpoint)) if cfg.proposals else ""
     model, meta = load_with_proposer(str(cfg.checkpoint), parse_options(cfg.option), proposals, check_ready=False)
+    train_info = meta.get("train") or {}
     result = {"schema": PROBE_SCHEMA, "model": meta["model"], "property": cfg.property, "checkpoint": str(cfg.checkpoint),
+              # which training of the checkpoint folder was probed (a folder can be trained again)
+              "training_steps": train_info.get("steps"), "training_samples_seen": train_info.get("samples_seen"),
               **({"model_options": model.runtime_values()} if cfg.option else {}), **({"proposals": proposals} if proposals else {})}
     if cfg.property in ("interactability", "persistence") and "forward_dynamics" not in model.capabilities:
         return _not_applicable(cfg, result, f"'{model.name}' has no forward dynamics: it cannot predict the future under given actions")
