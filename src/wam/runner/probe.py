@@ -379,7 +379,7 @@ def probe(cfg: ProbeConfig) -> dict:
         return _not_applicable(cfg, result, f"'{model.name}' is a {model.role}: it does not act")
     if cfg.property in ("causality", "plausibility", "generalization"):  # these act; forward-dynamics probes never do
         model.check_ready()
-    data_info = (meta.get("train") or {}).get("data_info") or {}
+    data_info = train_info.get("data_info") or {}
     tasks = resolve_tasks(cfg.tasks) if cfg.tasks else tuple(data_info.get("tasks") or ())
     require(len(tasks) > 0, "the checkpoint records no Meta-World tasks; pass --tasks")
     for task in tasks:
@@ -537,7 +537,7 @@ def probe_main(cfg: ProbeConfig) -> None:
                 lo, hi = gap[key]["ci95"]
                 return f"{gap[key]['success']:.1%} [{lo:.1%}, {hi:.1%}]"
             print(f"  success over {gap['episodes']} held-out episodes: imagined {rate('imagined')}, real {rate('real')}, "
-                  f"the judge on real frames {rate('judged_real')}")
+                  f"the judge one step from each real frame {rate('judged_real')}")
             print(f"  gap imagined - real {100 * gap['gap']:+.1f} points (judge's own error {100 * gap['judge_gap']:+.1f}, "
                   f"imagination {100 * gap['imagination_gap']:+.1f}); episodes imagined-only {gap['agreement']['imagined_only']}, "
                   f"real-only {gap['agreement']['real_only']}")

@@ -14,9 +14,10 @@ runs each held-out initial condition twice with the same sampling noise:
 Reported: the three success rates with Wilson 95% intervals, the **gap** imagined - real (what the
 model believes it achieves minus what it achieves), split into the judge's own error (judged real
 - real) and the **imagination gap** imagined - judged real (what imagining a whole episode instead
-of one step from each real observation adds),
-and the per-episode agreement of imagined and real. Models that cannot act in their imagination
-or judge success there get "not applicable" with the reason.
+of one step from each real observation adds), the per-episode agreement of imagined and real, and
+two threshold-free numbers (the judge's highest probability per episode, and its AUROC on the
+real loop). Models that cannot act in their imagination or judge success there get "not
+applicable" with the reason.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-import torch
 
 from wam.eval.metrics import wilson_interval
 from wam.runner.regimes import Chunked
