@@ -408,7 +408,9 @@ class LatentRollout(WamModel):
 
     @torch.no_grad()
     def imagination_act(self, belief: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        require(self.imagination_unavailable() is None, f"latent-rollout cannot act in imagination: {self.imagination_unavailable()}")
+        reason = self.imagination_unavailable()
+        if reason is not None:
+            raise WamError(f"latent-rollout cannot act in imagination: {reason}")
         return self._plan_one(None, generator, z0=belief)  # without proposals the plan reads only the latent
 
     @torch.no_grad()

@@ -144,7 +144,8 @@ def resolve_proposals(name: str, checkpoint: Path) -> Path:
 
 def load_with_proposer(checkpoint: str, options: dict[str, str], proposals: str, check_ready: bool = True):
     """The evaluated model with its runtime options and, if given, its proposal model attached.
-    check_ready=False: for uses that never call `act` (forward-dynamics probes)."""
+    check_ready=False: the caller decides whether the model must be ready to act (the probes:
+    forward-dynamics properties never call `act`)."""
     from wam.train.checkpoint import load_model
 
     model, meta = load_model(checkpoint)
@@ -164,13 +165,13 @@ def load_with_proposer(checkpoint: str, options: dict[str, str], proposals: str,
 # ------------------------------------------------------------------------------------------
 # Worker side
 # ------------------------------------------------------------------------------------------
-_state: dict = {}
+worker_state: dict = {}  # a rollout worker's model and environment (wam eval's and the probes' pools)
 
 
-def _init_worker(checkpoint: str, options: dict[str, str], proposals: str) -> None:
+def init_worker(checkpoint: str, options: dict[str, str], proposals: str) -> None:
+    """Pool initializer: one thread, and the model with its options and proposer, per worker."""
     worker_init(1)
-    _state["model"], _ = load_with_proposer(checkpoint, options, proposals)
-    _state["env"] = None
+    worker_state["model"], _ = load_with_proposer(checkpoint, options, proposals)
 
 
 def worker_env(state: dict, job: dict):
@@ -190,9 +191,9 @@ def worker_env(state: dict, job: dict):
 def _episode_job(job: dict) -> dict:
     from wam.runner.rollout import run_episode
 
-    env = worker_env(_state, job)
+    env = worker_env(worker_state, job)
     result = run_episode(
-        _state["model"],
+        worker_state["model"],
         env,
         job["seed"],
         job["task_index"],
@@ -419,7 +420,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     t0, invocation = time.perf_counter(), time.time_ns()
     if jobs:
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(cfg.workers, len(jobs)), initializer=_init_worker, initargs=(str(cfg.checkpoint), options, proposals)) as pool, open(
+        with ctx.Pool(min(cfg.workers, len(jobs)), initializer=init_worker, initargs=(str(cfg.checkpoint), options, proposals)) as pool, open(
             episodes_path, "a"
         ) as log, tqdm(total=len(tasks) * len(seeds), initial=len(done), desc="eval", unit="ep") as bar:
             for record in pool.imap_unordered(_episode_job, jobs):

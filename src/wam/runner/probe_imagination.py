@@ -130,23 +130,12 @@ def summarize_imagination(records: list[dict]) -> dict:
     return out
 
 
-# -- parallel episodes: one model and one environment per worker process ---------------------------
-_state: dict = {}
-
-
-def _init_worker(checkpoint: str, options: dict[str, str], proposals: str) -> None:
-    from wam.runner.evaluate import load_with_proposer
-    from wam.utils import worker_init
-
-    worker_init(1)
-    _state["model"], _ = load_with_proposer(checkpoint, options, proposals)
-
-
+# -- parallel episodes: wam eval's rollout workers (one model and one environment each) -------------
 def _pair_job(job: dict) -> dict:
-    from wam.runner.evaluate import worker_env
+    from wam.runner.evaluate import worker_env, worker_state
 
-    env = worker_env(_state, job)
-    return imagination_pair(_state["model"], env, job["task"], job["seed"], job["task_index"], job["action_steps"],
+    env = worker_env(worker_state, job)
+    return imagination_pair(worker_state["model"], env, job["task"], job["seed"], job["task_index"], job["action_steps"],
                             job["max_steps"], job["sampling_seed"])
 
 
@@ -160,10 +149,12 @@ def run_pairs(jobs: list[dict], checkpoint: str, options: dict[str, str], propos
 
     from tqdm import tqdm
 
+    from wam.runner.evaluate import init_worker
+
     if not jobs:
         return
     ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=(checkpoint, options, proposals)) as pool, \
+    with ctx.Pool(min(workers, len(jobs)), initializer=init_worker, initargs=(checkpoint, options, proposals)) as pool, \
             open(log_path, "a") as log, tqdm(total=total, initial=total - len(jobs), desc="imagined vs real", unit="ep") as bar:
         for record in pool.imap_unordered(_pair_job, jobs):
             log.write(json.dumps(record) + "\n")
