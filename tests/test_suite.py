@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -36,6 +37,41 @@ def test_suite_trains_evaluates_and_reports_every_model_at_one_budget(tiny_datas
     assert log.read_text() == episodes and len(episodes.splitlines()) == 1
     with pytest.raises(WamError, match="trained with a budget"):
         suite(SuiteConfig(**{**cfg, "steps": 4}))
+    # a probe written into a model's evaluation folder joins the suite report's property table
+    from wam.runner.probe import ProbeConfig, probe
+
+    probe(ProbeConfig(checkpoint=tmp_path / "runs" / "flow-policy" / "model", property="causality", tasks="reach-v3",
+                      states=1, candidates=2, max_warmup=2, out=tmp_path / "out" / "flow-policy" / "probe"))
+    suite(SuiteConfig(**cfg))
+    assert "causal: max action change" in (tmp_path / "out" / "report" / "index.html").read_text()
+    # finished on another machine: the committed evaluations stand without their training runs
+    assert all(r["machine"] and r["finished"] for r in summary["models"])
+    shutil.rmtree(tmp_path / "runs")
+    assert suite(SuiteConfig(**cfg))["models"] == summary["models"]
+    assert not (tmp_path / "runs").exists() and log.read_text() == episodes
+
+
+def test_suite_keeps_the_proposer_while_a_scorer_is_unfinished(tiny_dataset, tmp_path):
+    from wam.runner.suite import ENTRY, SuiteConfig, suite
+
+    cfg = dict(dataset=tiny_dataset, models="flow-policy,latent-rollout", minutes=0, steps=2, episodes=1,
+               tasks="reach-v3", workers=1, videos=0, max_steps=8, action_steps=4,
+               runs=tmp_path / "runs", out=tmp_path / "out")
+    first = suite(SuiteConfig(**cfg))
+    assert first["models"][1]["model"] == "latent-rollout"
+    # the scorer is unfinished and every run folder is gone: the proposer trains again for it (its own
+    # finished row stands and is not re-evaluated), then the scorer trains and evaluates
+    shutil.rmtree(tmp_path / "runs")
+    shutil.rmtree(tmp_path / "out" / "latent-rollout")
+    proposer_log = (tmp_path / "out" / "flow-policy" / "episodes.jsonl").read_text()
+    again = suite(SuiteConfig(**cfg))
+    assert (tmp_path / "runs" / "flow-policy" / "model" / "config.json").exists()
+    assert (tmp_path / "out" / "latent-rollout" / ENTRY).exists()
+    assert again["models"][0] == first["models"][0]
+    assert (tmp_path / "out" / "flow-policy" / "episodes.jsonl").read_text() == proposer_log
+    # another protocol is not read from a finished entry: it evaluates (and refuses the old folder)
+    with pytest.raises(WamError, match="another protocol"):
+        suite(SuiteConfig(**{**cfg, "max_steps": 9}))
 
 
 def test_suite_refuses_bad_input_before_training(tiny_dataset, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
+from pathlib import Path
 
 
 def package_versions() -> dict[str, str]:
@@ -17,8 +18,21 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def cpu_model() -> str:
+    """The processor's marketing name ('AMD EPYC 9B14', 'Intel(R) Xeon(R) ...'), '' where the OS does
+    not say: wall-clock budgets buy different step counts on different CPUs, so results name it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def machine_description() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}"
+    cpu = cpu_model()
+    return f"{platform.machine()}{', ' + cpu if cpu else ''}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}"
 
 
 def limit_threads(n: int) -> None:

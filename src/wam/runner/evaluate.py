@@ -376,6 +376,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         "training_processes": train_info.get("world_size"),
         "labelled_episodes": train_info.get("labelled_episodes"),
         "training_sampling": train_config.get("sampling", SAMPLING_BEFORE_THE_FIELD),
+        "training_machine": train_info.get("machine"),
         # only when set, so a protocol written before the field existed still resumes
         **({"training_task_weights": list(tw)} if (tw := train_config.get("task_weights")) else {}),
         "versions": package_versions(),

@@ -12,16 +12,22 @@ autoencoder (joint-diffusion, predict-then-act) pays for it out of the same budg
 autoencoder trains once for `--autoencoder-minutes` (`--autoencoder-steps`) and those models
 train for the rest, so the comparison is at equal total training compute (issue 5's rule).
 Killed and rerun with the same command, it resumes the unfinished step and skips finished ones.
+A model is finished when its evaluation folder holds `suite-entry.json`, written last, with the
+budget, data and protocol it ran under; a rerun with the same terms takes its row from there without
+its training run, so a suite longer than one machine's session can be finished on another machine
+from the committed results/ (each row names the machine and date it ran on). Only the proposer of
+a scorer that is not yet finished must still have its checkpoint (it is retrained if it is gone).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 
-from wam.data.io import write_json
+from wam.data.io import read_json, write_json
 from wam.errors import require
 from wam.models.base import MODELS, model_class
 from wam.runner.matched import MatchedRunsConfig, agent_list, check_budget, parse_model_overrides
@@ -97,15 +103,57 @@ class SuiteConfig(MatchedRunsConfig):
         self.model_list = names
 
 
+ENTRY = "suite-entry.json"
+
+
+def entry_terms(cfg: SuiteConfig, name: str, minutes: float, steps: int, overrides: list[str], dataset: Path) -> dict:
+    """What a finished model's row depends on: a rerun whose terms differ in any of these does not
+    reuse it (and then trains and evaluates as usual, where run and evaluation folders refuse a mismatch)."""
+    return {
+        "model": name, "dataset": str(dataset), "minutes": minutes, "steps": steps, "threads": cfg.threads,
+        "seed": cfg.seed, "sampling": cfg.sampling, "model_overrides": sorted(overrides),
+        "autoencoder": ({"minutes": cfg.autoencoder_minutes if cfg.minutes else 0.0,
+                         "steps": cfg.autoencoder_steps if cfg.steps else 0} if name in cfg.autoencoder_users else None),
+        "tasks": cfg.tasks, "episodes": cfg.episodes, "max_steps": cfg.max_steps, "action_steps": cfg.action_steps,
+        "proposals": cfg.proposals if "score" in model_class(name).capabilities else "",
+    }
+
+
+def finished_entry(folder: Path, terms: dict) -> dict | None:
+    path = folder / ENTRY
+    if not path.exists():
+        return None
+    entry = read_json(path, "suite entry")
+    return entry if entry.get("terms") == terms else None
+
+
 def suite(cfg: SuiteConfig) -> dict:
-    from wam.report.html import ReportConfig, build_report
+    from wam.report.html import PROPERTY_ORDER, ReportConfig, build_report
     from wam.runner.evaluate import EvalConfig, evaluate
     from wam.train.trainer import TrainConfig, train
+    from wam.utils import machine_description
 
-    autoencoder = None
     ae_minutes = cfg.autoencoder_minutes if cfg.minutes else 0.0
     ae_steps = cfg.autoencoder_steps if cfg.steps else 0
-    if cfg.autoencoder_users:
+    plans = {}
+    for name in cfg.model_list:
+        overrides = list(cfg.overrides.get(name, ()))
+        minutes, steps = cfg.minutes, cfg.steps
+        if name in cfg.autoencoder_users:
+            minutes, steps = cfg.minutes - ae_minutes, cfg.steps - ae_steps
+        # a scorer must see off-expert actions to tell good from bad (issue 7): its own dataset, if given
+        scorer = "score" in model_class(name).capabilities
+        dataset = cfg.world_model_dataset if scorer else cfg.dataset
+        terms = entry_terms(cfg, name, minutes, steps, overrides, dataset)
+        plans[name] = dict(overrides=overrides, minutes=minutes, steps=steps, scorer=scorer, dataset=dataset,
+                           terms=terms, entry=finished_entry(cfg.out / name, terms), needs_checkpoint=False)
+    # a scorer still to evaluate reads the proposer's checkpoint: a finished proposer whose run is gone
+    # trains again under the same terms (a new draw of the same recipe), and keeps its evaluated row
+    if any(p["scorer"] and p["entry"] is None for p in plans.values()):
+        plans[cfg.proposals]["needs_checkpoint"] = True
+
+    autoencoder = None
+    if any(plans[n]["entry"] is None or plans[n]["needs_checkpoint"] for n in cfg.autoencoder_users):
         run = cfg.runs / "autoencoder"
         check_budget(run, ae_minutes, ae_steps)
         # the settings the README's autoencoder runs use: a small net that likes a higher rate
@@ -114,39 +162,49 @@ def suite(cfg: SuiteConfig) -> dict:
                                         lr=1e-3, warmup_steps=100))
     rows = []
     for name in cfg.model_list:
-        overrides = list(cfg.overrides.get(name, ()))
-        minutes, steps = cfg.minutes, cfg.steps
-        if name in cfg.autoencoder_users:
-            overrides.append(f"autoencoder={autoencoder}")
-            minutes, steps = cfg.minutes - ae_minutes, cfg.steps - ae_steps
+        plan = plans[name]
+        if plan["entry"] is not None:
+            print(f"{name}: finished on {plan['entry']['row']['machine']} ({plan['entry']['row']['finished']}); "
+                  f"its row is read from {cfg.out / name / ENTRY}")
+            rows.append(plan["entry"]["row"])
+            if not plan["needs_checkpoint"]:
+                continue
+        overrides = plan["overrides"] + ([f"autoencoder={autoencoder}"] if name in cfg.autoencoder_users else [])
         run = cfg.runs / name
-        check_budget(run, minutes, steps)
-        # a scorer must see off-expert actions to tell good from bad (issue 7): its own dataset, if given
-        scorer = "score" in model_class(name).capabilities
-        dataset = cfg.world_model_dataset if scorer else cfg.dataset
-        checkpoint = train(TrainConfig(dataset=dataset, out=run, model=name, minutes=minutes, steps=steps,
-                                       threads=cfg.threads, seed=cfg.seed, sampling=cfg.sampling,
+        check_budget(run, plan["minutes"], plan["steps"])
+        checkpoint = train(TrainConfig(dataset=plan["dataset"], out=run, model=name, minutes=plan["minutes"],
+                                       steps=plan["steps"], threads=cfg.threads, seed=cfg.seed, sampling=cfg.sampling,
                                        model_overrides=tuple(overrides)))
+        if plan["entry"] is not None:
+            continue  # trained only for the scorer that reads its chunks
         result = evaluate(EvalConfig(checkpoint=checkpoint, out=cfg.out / name, tasks=cfg.tasks, episodes=cfg.episodes,
                                      workers=cfg.workers, videos=cfg.videos, max_steps=cfg.max_steps, action_steps=cfg.action_steps,
-                                     proposals=cfg.proposals if scorer else ""))
-        rows.append({"model": name, "mean_success": result["mean_success"], "pooled_ci95": result["pooled_ci95"],
-                     "latency_ms": result["latency_ms"], "params": result["params"],
-                     "training_minutes": minutes, "training_steps": result["protocol"].get("training_steps")})
-    report = build_report(ReportConfig(results=[cfg.out / n for n in cfg.model_list], out=cfg.out / "report",
+                                     proposals=cfg.proposals if plan["scorer"] else ""))
+        row = {"model": name, "mean_success": result["mean_success"], "pooled_ci95": result["pooled_ci95"],
+               "latency_ms": result["latency_ms"], "params": result["params"],
+               "training_minutes": plan["minutes"], "training_steps": result["protocol"].get("training_steps"),
+               # where the model trained: a wall-clock budget buys a different number of steps on another CPU
+               "machine": result["protocol"].get("training_machine") or machine_description(),
+               "finished": time.strftime("%Y-%m-%d")}
+        write_json(cfg.out / name / ENTRY, {"schema": "wam.suite-entry/1", "terms": plan["terms"], "row": row})
+        rows.append(row)
+    # `wam probe --out <out>/<model>/probe` results join the report's property table
+    probes = [cfg.out / n / "probe" for n in cfg.model_list
+              if any((cfg.out / n / "probe" / f"{p}.json").exists() for p in PROPERTY_ORDER)]
+    report = build_report(ReportConfig(results=[cfg.out / n for n in cfg.model_list], probes=probes, out=cfg.out / "report",
                                        title=f"wam suite: {len(cfg.model_list)} models, matched budget"))
-    from wam.utils import machine_description
 
     summary = {
         "schema": "wam.suite/1",
         "dataset": str(cfg.dataset),
         "world_model_dataset": str(cfg.world_model_dataset),
         "budget": {"minutes": cfg.minutes, "steps": cfg.steps, "threads": cfg.threads,
-                   "autoencoder_minutes": ae_minutes if autoencoder else None,
-                   "autoencoder_steps": ae_steps if autoencoder else None,
+                   "autoencoder_minutes": ae_minutes if cfg.autoencoder_users else None,
+                   "autoencoder_steps": ae_steps if cfg.autoencoder_users else None,
                    "autoencoder_users": sorted(cfg.autoencoder_users)},
         "proposals": cfg.proposals,
         "machine": machine_description(),
+        "machines": sorted({r.get("machine", "") for r in rows}),
         "command": command_line("wam suite", cfg),
         "models": rows,
         "report": str(report),
