@@ -102,20 +102,25 @@ class SuiteConfig(MatchedRunsConfig):
             names = [self.proposals] + [n for n in names if n != self.proposals]  # the proposer trains first
         self.model_list = names
 
+    def autoencoder_share(self) -> tuple[float, int]:
+        """The (minutes, steps) of each autoencoder user's budget spent on the shared autoencoder."""
+        return (self.autoencoder_minutes if self.minutes else 0.0), (self.autoencoder_steps if self.steps else 0)
+
 
 ENTRY = "suite-entry.json"
 
 
-def entry_terms(cfg: SuiteConfig, name: str, minutes: float, steps: int, overrides: list[str], dataset: Path) -> dict:
+def entry_terms(cfg: SuiteConfig, name: str, minutes: float, steps: int, overrides: list[str], dataset: Path,
+                scorer: bool) -> dict:
     """What a finished model's row depends on: a rerun whose terms differ in any of these does not
     reuse it (and then trains and evaluates as usual, where run and evaluation folders refuse a mismatch)."""
+    ae_minutes, ae_steps = cfg.autoencoder_share()
     return {
         "model": name, "dataset": str(dataset), "minutes": minutes, "steps": steps, "threads": cfg.threads,
         "seed": cfg.seed, "sampling": cfg.sampling, "model_overrides": sorted(overrides),
-        "autoencoder": ({"minutes": cfg.autoencoder_minutes if cfg.minutes else 0.0,
-                         "steps": cfg.autoencoder_steps if cfg.steps else 0} if name in cfg.autoencoder_users else None),
+        "autoencoder": {"minutes": ae_minutes, "steps": ae_steps} if name in cfg.autoencoder_users else None,
         "tasks": cfg.tasks, "episodes": cfg.episodes, "max_steps": cfg.max_steps, "action_steps": cfg.action_steps,
-        "proposals": cfg.proposals if "score" in model_class(name).capabilities else "",
+        "proposals": cfg.proposals if scorer else "",
     }
 
 
@@ -133,8 +138,7 @@ def suite(cfg: SuiteConfig) -> dict:
     from wam.train.trainer import TrainConfig, train
     from wam.utils import machine_description
 
-    ae_minutes = cfg.autoencoder_minutes if cfg.minutes else 0.0
-    ae_steps = cfg.autoencoder_steps if cfg.steps else 0
+    ae_minutes, ae_steps = cfg.autoencoder_share()
     plans = {}
     for name in cfg.model_list:
         overrides = list(cfg.overrides.get(name, ()))
@@ -144,7 +148,7 @@ def suite(cfg: SuiteConfig) -> dict:
         # a scorer must see off-expert actions to tell good from bad (issue 7): its own dataset, if given
         scorer = "score" in model_class(name).capabilities
         dataset = cfg.world_model_dataset if scorer else cfg.dataset
-        terms = entry_terms(cfg, name, minutes, steps, overrides, dataset)
+        terms = entry_terms(cfg, name, minutes, steps, overrides, dataset, scorer)
         plans[name] = dict(overrides=overrides, minutes=minutes, steps=steps, scorer=scorer, dataset=dataset,
                            terms=terms, entry=finished_entry(cfg.out / name, terms), needs_checkpoint=False)
     # a scorer still to evaluate reads the proposer's checkpoint: a finished proposer whose run is gone
