@@ -152,6 +152,42 @@ def test_report_shows_accuracy_at_budget_and_the_label_efficiency_curve(tmp_path
         build_report(ReportConfig(results=[tmp_path / "a"], out=tmp_path / "r2", label_efficiency=[tmp_path / "bad.json"]))
 
 
+def test_report_pairs_every_result_with_the_policy_episode_by_episode(tmp_path):
+    from wam.report.html import ReportConfig, build_report
+
+    seeds = list(range(1, 11))
+    base = {
+        "anatomy": {"kind": "policy", "coupling": "none"},
+        "protocol": {"env": "metaworld-v3", "tasks": ["reach-v3"], "episodes_per_task": 10, "seed_split": "heldout", "seeds": seeds,
+                     "camera": "corner2", "resolution": 64, "max_steps": 500, "shift": "none"},
+        "latency_ms": {"p50": 1.0, "p95": 2.0}, "params": 10,
+    }
+
+    def write(name: str, kind: str, successes: list[int]):
+        rate = len(successes) / len(seeds)
+        result = {**base, "model": name, "anatomy": {"kind": kind, "coupling": "none"}, "mean_success": rate,
+                  "pooled_ci95": [0.0, 1.0], "per_task": {"reach-v3": {"success": rate, "n": 10, "ci95": [0.0, 1.0]}},
+                  "episodes": [{"task": "reach-v3", "seed": s, "success": s in successes} for s in seeds]}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "eval.json").write_text(json.dumps(result))
+
+    write("wam-a", "WAM", [1, 2, 3, 4, 5, 6, 7, 8])  # wins seeds 6-8, loses 9-10 against the policy
+    write("policy", "policy", [1, 2, 3, 4, 5, 9, 10])
+    page = build_report(ReportConfig(results=[tmp_path / "wam-a", tmp_path / "policy"], out=tmp_path / "r")).read_text()
+    assert "Paired against policy" in page
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    pairing = next(s for s in summary if s["model"] == "wam-a")["paired_against"]
+    assert (pairing["reference"], pairing["wins"], pairing["losses"], pairing["both"], pairing["neither"]) == ("policy", 3, 2, 5, 0)
+    assert "paired_against" not in next(s for s in summary if s["model"] == "policy")
+    assert "| wam-a | 3 | 2 | 5 | 0 | 1 |" in (tmp_path / "r" / "results.md").read_text()
+    # the other way round, by name
+    build_report(ReportConfig(results=[tmp_path / "wam-a", tmp_path / "policy"], out=tmp_path / "r2", reference="wam-a"))
+    summary = json.loads((tmp_path / "r2" / "summary.json").read_text())
+    assert next(s for s in summary if s["model"] == "policy")["paired_against"]["wins"] == 2
+    with pytest.raises(WamError, match="unknown --reference 'nope': the results are policy, wam-a"):
+        build_report(ReportConfig(results=[tmp_path / "wam-a", tmp_path / "policy"], out=tmp_path / "r3", reference="nope"))
+
+
 # -- failure tags ------------------------------------------------------------------------------------
 def _state(hand, obj, goal=(0.0, 0.9, 0.1)) -> np.ndarray:
     s = np.zeros(39)

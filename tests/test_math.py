@@ -8,7 +8,7 @@ import torch
 
 from wam.data.normalize import Normalizer
 from wam.errors import WamError
-from wam.eval.metrics import latency_summary, wilson_interval
+from wam.eval.metrics import latency_summary, paired_comparison, wilson_interval
 from wam.objectives.flow_matching import euler_sample, flow_matching_loss, interpolate
 
 
@@ -71,6 +71,33 @@ def test_wilson_interval():
     assert lo < 0.9 < hi and 0.78 < lo < 0.80 and 0.95 < hi < 0.97  # 0.786-0.957
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
     assert latency_summary([0.001, 0.002, 0.003])["p50"] == pytest.approx(2.0)
+
+
+def _episodes(outcomes: list[bool], tasks=("reach-v3", "push-v3")) -> list[dict]:
+    return [{"task": tasks[i % len(tasks)], "seed": 1000 + i // len(tasks), "success": ok} for i, ok in enumerate(outcomes)]
+
+
+def test_paired_comparison_counts_discordant_episodes_and_tests_them_exactly():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    reference = rng.random(120) < 0.8
+    other = np.where(rng.random(120) < 0.15, ~reference, reference)  # flips 15% of the outcomes
+    ref, oth = _episodes(list(reference)), _episodes(list(other))
+    c = paired_comparison(ref, oth[::-1])  # paired by (task, seed), not by position
+    assert c["wins"] == int((other & ~reference).sum()) and c["losses"] == int((reference & ~other).sum())
+    assert c["both"] + c["neither"] + c["wins"] + c["losses"] == c["episodes"] == 120
+    expected = scipy_stats.binomtest(c["wins"], c["wins"] + c["losses"], 0.5).pvalue
+    assert c["p_value"] == pytest.approx(expected, rel=1e-9)
+    # five wins and no losses: p = 2 / 2^5 exactly; a model against itself: p = 1
+    assert paired_comparison(_episodes([False] * 5), _episodes([True] * 5))["p_value"] == pytest.approx(0.0625)
+    assert paired_comparison(ref, ref)["p_value"] == 1.0 and paired_comparison(ref, ref)["wins"] == 0
+
+
+def test_paired_comparison_refuses_episodes_that_do_not_pair():
+    with pytest.raises(WamError, match="different initial conditions"):
+        paired_comparison(_episodes([True] * 4), _episodes([True] * 6))
+    with pytest.raises(WamError, match="repeats a"):
+        paired_comparison(_episodes([True] * 4) * 2, _episodes([True] * 4) * 2)
 
 
 def test_runtime_option_parsers_accept_the_range_and_name_the_option_otherwise():

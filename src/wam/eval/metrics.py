@@ -69,3 +69,35 @@ def flops_per_call(model, n_obs_steps: int, image_shape: tuple[int, int, int], s
         return None
     finally:
         model.reset()
+
+
+def paired_comparison(reference: list[dict], other: list[dict]) -> dict:
+    """Two evaluations of the same initial conditions, compared episode by episode.
+
+    Both lists hold episode records ({"task", "seed", "success", ...}) on the same (task, seed)
+    pairs, as evaluations under one protocol do. Counts the discordant pairs (`wins`: `other`
+    succeeds where `reference` fails; `losses`: the reverse) and tests them with the exact
+    two-sided McNemar test: under "no difference" each discordant pair is a fair coin, so
+    p = P(Binomial(wins + losses, 1/2) is at least as far from its mean as observed). Pairing
+    removes the variance shared by the two models (an initial condition both solve, or both
+    fail), so it can find a difference that two overlapping Wilson intervals hide."""
+    from wam.errors import WamError
+
+    def by_key(episodes: list[dict], which: str) -> dict:
+        keyed = {(e["task"], e["seed"]): bool(e["success"]) for e in episodes}
+        if len(keyed) != len(episodes):
+            raise WamError(f"the {which} evaluation repeats a (task, seed) pair: it cannot be paired")
+        return keyed
+
+    ref, oth = by_key(reference, "reference"), by_key(other, "compared")
+    if ref.keys() != oth.keys():
+        only = sorted(ref.keys() ^ oth.keys())
+        raise WamError(f"cannot pair evaluations of different initial conditions: {len(only)} (task, seed) pairs "
+                       f"are in one and not the other, e.g. {only[0]}")
+    counts = {"both": 0, "wins": 0, "losses": 0, "neither": 0}
+    for key, r in ref.items():
+        o = oth[key]
+        counts["both" if r and o else "wins" if o else "losses" if r else "neither"] += 1
+    n, k = counts["wins"] + counts["losses"], min(counts["wins"], counts["losses"])
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n if n else 1.0
+    return {**counts, "episodes": len(ref), "p_value": min(1.0, 2 * tail)}

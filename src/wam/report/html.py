@@ -41,6 +41,9 @@ class ReportConfig:
     """open the page in headless Chromium and fail if any image or video does not load"""
     probes: list[Path] = field(default_factory=list)
     """`wam probe` result files (<property>.json), or folders of them: the five-property table"""
+    reference: str = ""
+    """the result every other is paired against, episode by episode (a model name, or its leaderboard name
+    when one model has several rows; default: the first policy, i.e. the first result of kind 'policy')"""
 
 
 def load_result(path: Path) -> dict:
@@ -92,6 +95,62 @@ def _name(r: dict) -> str:
     name = f"{name} [{options}]" if options else name
     proposer = r.get("proposer")
     return f"{name} ← {proposer['model']}" if proposer else name
+
+
+def pick_reference(results: list[dict], wanted: str) -> dict | None:
+    """The result the paired comparison is made against: the one named (by model or leaderboard
+    name), else the first policy; None when nothing is named and no result is a policy."""
+    if not wanted:
+        return next((r for r in results if r["anatomy"].get("kind") == "policy"), None)
+    matches = [r for r in results if wanted in (r["model"], _name(r))]
+    names = ", ".join(sorted({_name(r) for r in results}))
+    require(len(matches) > 0, f"unknown --reference {wanted!r}: the results are {names}")
+    require(len(matches) == 1, f"--reference {wanted!r} names {len(matches)} results: give one of {names}")
+    return matches[0]
+
+
+def paired_rows(results: list[dict], reference: dict | None) -> list[tuple[dict, dict | None]]:
+    """Each other result with its episode-by-episode comparison against the reference (None when
+    either evaluation predates per-episode records)."""
+    from wam.eval.metrics import paired_comparison
+
+    if reference is None:
+        return []
+    rows = []
+    for r in sorted(results, key=lambda r: -r["mean_success"]):
+        if r is reference:
+            continue
+        both = r.get("episodes") and reference.get("episodes")
+        rows.append((r, paired_comparison(reference["episodes"], r["episodes"]) if both else None))
+    return rows
+
+
+def _p_value(p: float) -> str:
+    return f"{p:.2g}" if p >= 1e-4 else f"{p:.0e}"
+
+
+def paired_section(rows: list[tuple[dict, dict | None]], reference: dict | None) -> str:
+    if not rows:
+        return ""
+    e = html.escape
+    cells = []
+    for r, c in rows:
+        if c is None:
+            cells.append(f"<tr><td>{e(_name(r))}</td><td colspan='6'>not recorded (evaluated before per-episode records)</td></tr>")
+            continue
+        cells.append(
+            f"<tr><td>{e(_name(r))}</td><td>{c['wins']}</td><td>{c['losses']}</td><td>{c['both']}</td><td>{c['neither']}</td>"
+            f"<td>{c['episodes']}</td><td>{_p_value(c['p_value'])}</td></tr>"
+        )
+    return (
+        f"<h2>Paired against {e(_name(reference))}</h2><p>Every result is evaluated on the same initial conditions, so "
+        "each episode can be compared with the reference's episode from the same (task, seed). <i>Wins</i>: this model "
+        "succeeds where the reference fails; <i>losses</i>: the reverse. p is the exact two-sided McNemar test on the "
+        "wins and losses (the chance of a split at least this uneven if neither model were better). Pairing removes "
+        "what the two share, so it can separate models whose Wilson intervals overlap.</p>"
+        "<table><tr><th>model</th><th>wins</th><th>losses</th><th>both succeed</th><th>both fail</th><th>episodes</th>"
+        f"<th>McNemar p</th></tr>{''.join(cells)}</table>"
+    )
 
 
 def _params(r: dict) -> str:
@@ -281,12 +340,16 @@ def build_report(cfg: ReportConfig) -> Path:
         r["prediction_media"] = (
             _copy_media({**r, "videos": r.get("prediction_videos", [])}, cfg.out, r["slot"]) if cfg.media else []
         )
-    extra = probe_section(load_probes(cfg.probes))
+    reference = pick_reference(results, cfg.reference)
+    paired = paired_rows(results, reference)
+    extra = paired_section(paired, reference)
+    extra += probe_section(load_probes(cfg.probes))
     extra += sweep_section([load_sweep(p) for p in cfg.sweeps], cfg.out)
     extra += label_efficiency_section([read_json(Path(p), "label-efficiency result") for p in cfg.label_efficiency], cfg.out)
     page = render(cfg.title, results, extra)
     with atomic_path(cfg.out / "index.html") as tmp:
         tmp.write_text(page)
+    comparison = {id(r): c for r, c in paired if c}
     summary = [
         {
             k: r[k]
@@ -294,16 +357,17 @@ def build_report(cfg: ReportConfig) -> Path:
             if k in r
         }
         | {"model_options": r["protocol"].get("model_options") or {}}
+        | ({"paired_against": {"reference": _name(reference), **comparison[id(r)]}} if id(r) in comparison else {})
         for r in results
     ]
     with atomic_path(cfg.out / "summary.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     with atomic_path(cfg.out / "results.md") as tmp:
-        tmp.write_text(markdown_tables(results))
+        tmp.write_text(markdown_tables(results, paired, reference))
     return cfg.out / "index.html"
 
 
-def markdown_tables(results: list[dict]) -> str:
+def markdown_tables(results: list[dict], paired: list[tuple[dict, dict | None]] = (), reference: dict | None = None) -> str:
     """The README's tables, generated from the same results as the HTML page."""
     ranked = sorted(results, key=lambda r: -r["mean_success"])
     lines = [
@@ -327,6 +391,11 @@ def markdown_tables(results: list[dict]) -> str:
             for r in ranked
         ]
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    if any(c for _, c in paired):
+        lines += ["", f"| paired against {_name(reference)} | wins | losses | both succeed | both fail | McNemar p |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {_name(r)} | {c['wins']} | {c['losses']} | {c['both']} | {c['neither']} | {_p_value(c['p_value'])} |"
+                  for r, c in paired if c]
     return "\n".join(lines) + "\n"
 
 
