@@ -96,3 +96,55 @@ def test_suite_refuses_bad_input_before_training(tiny_dataset, tmp_path):
         SuiteConfig(**base, models="latent-rollout,encoder-only")
     with pytest.raises(WamError, match="names 'encoder-only', which is not in --models"):
         SuiteConfig(**base, models="flow-policy", model_overrides=("encoder-only:future_weight=0.5",))
+
+
+def test_suite_keeps_the_pace_of_rows_trained_on_another_machine(tiny_dataset, tmp_path, monkeypatch):
+    """A minutes budget buys a machine's steps: beside a row trained elsewhere, a machine at another
+    pace stops (check), trains the same compute (scale) or trains the nominal minutes (off)."""
+    import wam.runner.suite as suite_module
+    from wam.runner.suite import ENTRY, PACE, SuiteConfig, suite
+
+    cfg = dict(dataset=tiny_dataset, models="flow-policy", minutes=0.01, episodes=1, tasks="reach-v3", workers=1,
+               videos=0, max_steps=8, action_steps=4, runs=tmp_path / "runs", out=tmp_path / "out")
+    timed = []
+
+    def measure(cfg, name, plan):
+        timed.append(name)
+        return pace[0]
+
+    monkeypatch.setattr(suite_module, "measure_pace", measure)
+    # the first row is trained here: nothing to keep pace with, nothing timed
+    (reference,) = suite(SuiteConfig(**cfg))["models"]
+    assert timed == [] and "pace" not in reference and not (tmp_path / "runs" / PACE).exists()
+    wanted = reference["training_steps"] / (60 * 0.01)
+    two = {**cfg, "models": "flow-policy,encoder-only"}
+    # the next model, on a machine at half the pace: refused before anything trains, with the way out
+    pace = [wanted / 2]
+    with pytest.raises(WamError, match=r"trains flow-policy at .* 0\.50x .* --pace scale to train encoder-only for 0.02 minutes"):
+        suite(SuiteConfig(**two))
+    assert timed == ["flow-policy"] and not (tmp_path / "runs" / "encoder-only").exists()
+    # scaled: the same compute, twice the minutes here; the measurement is reused, and so is the
+    # row on a rerun, since its terms keep the nominal budget
+    rows = suite(SuiteConfig(**two, pace="scale"))["models"]
+    assert timed == ["flow-policy"]
+    saved = json.loads((tmp_path / "runs" / "encoder-only" / "model" / "config.json").read_text())
+    assert saved["train"]["train_config"]["minutes"] == pytest.approx(0.02)
+    entry = json.loads((tmp_path / "out" / "encoder-only" / ENTRY).read_text())
+    assert entry["terms"]["minutes"] == 0.01 and entry["row"]["training_minutes"] == 0.01
+    assert entry["row"]["wall_minutes"] == 0.02 and entry["row"]["pace"]["ratio"] == 0.5
+    assert entry["row"]["pace"]["minutes_scale"] == 2.0 and rows[1] == entry["row"]
+    assert suite(SuiteConfig(**two))["models"] == rows  # finished: no pace to keep, nothing timed
+    assert timed == ["flow-policy"]
+    # within the tolerance the nominal budget stands; --pace off never times anything
+    shutil.rmtree(tmp_path / "out" / "encoder-only")
+    shutil.rmtree(tmp_path / "runs")
+    pace = [wanted * 1.1]
+    rows = suite(SuiteConfig(**two))["models"]
+    assert rows[1]["pace"]["minutes_scale"] == 1.0 and rows[1]["wall_minutes"] == 0.01 and timed == ["flow-policy"] * 2
+    shutil.rmtree(tmp_path / "out" / "encoder-only")
+    shutil.rmtree(tmp_path / "runs")
+    pace = [wanted / 2]
+    rows = suite(SuiteConfig(**two, pace="off"))["models"]
+    assert "pace" not in rows[1] and len(timed) == 2
+    with pytest.raises(WamError, match="unknown --pace 'fast': choose one of check, scale, off"):
+        SuiteConfig(**two, pace="fast")

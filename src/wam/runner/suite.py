@@ -17,11 +17,19 @@ budget, data and protocol it ran under; a rerun with the same terms takes its ro
 its training run, so a suite longer than one machine's session can be finished on another machine
 from the committed results/ (each row names the machine and date it ran on). Only the proposer of
 a scorer that is not yet finished must still have its checkpoint (it is retrained if it is gone).
+
+Pace: a wall-clock budget buys as many steps as the CPU allows, and machines lent to this project
+have differed by 2× (docs/design.md, "The suite's pace check"). Before training a model next to rows
+that trained elsewhere, the suite times a short run of the first finished row's model here and
+compares its steps per second with that row's. Outside `--pace-tolerance` it stops (`--pace check`),
+or scales every minute budget it trains by the ratio so each model gets the same compute
+(`--pace scale`; the terms, and so the matching, stay at the nominal minutes); `--pace off` skips it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +82,12 @@ class SuiteConfig(MatchedRunsConfig):
     """where the training runs go"""
     out: Path = Path("results/suite")
     """where the evaluations, the report and suite.json go"""
+    pace: str = "check"
+    """before training beside rows trained elsewhere, compare this machine's training speed with theirs: 'check' stops when it differs by more than --pace-tolerance, 'scale' multiplies the minute budgets trained here to give the same compute, 'off' skips it"""
+    pace_tolerance: float = 0.15
+    """the relative difference in training speed that still counts as the same pace"""
+    pace_seconds: float = 60.0
+    """length of the timed training run that measures this machine's pace"""
 
     def __post_init__(self):
         self.dataset, self.runs, self.out = Path(self.dataset), Path(self.runs), Path(self.out)
@@ -82,6 +96,9 @@ class SuiteConfig(MatchedRunsConfig):
         self.world_model_dataset = Path(self.world_model_dataset)
         names = agent_list(self.models, agent_models())
         self.check_budget_set()
+        require(self.pace in PACE_MODES, f"unknown --pace {self.pace!r}: choose one of {', '.join(PACE_MODES)}")
+        require(0 < self.pace_tolerance < 1, f"--pace-tolerance must be in (0, 1), not {self.pace_tolerance}")
+        require(self.pace_seconds > 0, f"--pace-seconds must be above 0, not {self.pace_seconds}")
         self.overrides = parse_model_overrides(self.model_overrides, names)
         from wam.train.trainer import build_model_config
 
@@ -108,6 +125,8 @@ class SuiteConfig(MatchedRunsConfig):
 
 
 ENTRY = "suite-entry.json"
+PACE = "pace.json"
+PACE_MODES = ("check", "scale", "off")
 
 
 def entry_terms(cfg: SuiteConfig, name: str, minutes: float, steps: int, overrides: list[str], dataset: Path,
@@ -130,6 +149,64 @@ def finished_entry(folder: Path, terms: dict) -> dict | None:
         return None
     entry = read_json(path, "suite entry")
     return entry if entry.get("terms") == terms else None
+
+
+def measure_pace(cfg: SuiteConfig, name: str, plan: dict) -> float:
+    """Steps per second of training `name` on this machine: its own recipe, timed for --pace-seconds
+    in a scratch run that is deleted afterwards (the trainer's clock counts training steps only)."""
+    from wam.train.trainer import TrainConfig, train
+
+    scratch = cfg.runs / ".pace" / name
+    shutil.rmtree(scratch, ignore_errors=True)
+    final = train(TrainConfig(dataset=plan["dataset"], out=scratch, model=name, minutes=cfg.pace_seconds / 60,
+                              threads=cfg.threads, seed=cfg.seed, sampling=cfg.sampling,
+                              model_overrides=tuple(plan["overrides"])))
+    info = read_json(final / "config.json", "model config")["train"]
+    shutil.rmtree(scratch.parent)
+    require(info["steps"] > 0 and info["train_seconds"] > 0, f"the pace run of {name} trained no steps in {cfg.pace_seconds} s")
+    return info["steps"] / info["train_seconds"]
+
+
+def pace_scale(cfg: SuiteConfig, plans: dict) -> tuple[float, dict | None]:
+    """(factor, record): the factor every minute budget trained in this invocation is multiplied by,
+    and what was measured (None when nothing was). Only a minutes budget depends on the machine, and
+    only rows that trained elsewhere set a pace to keep: the first finished row of a model that trains
+    on its own (no autoencoder), with its steps over its minutes."""
+    from wam.utils import machine_description
+
+    to_train = [n for n, p in plans.items() if p["entry"] is None or p["needs_checkpoint"]]
+    if cfg.pace == "off" or cfg.minutes == 0 or not to_train:
+        return 1.0, None
+    reference = next((n for n in cfg.model_list if plans[n]["entry"] and n not in cfg.autoencoder_users
+                      and plans[n]["entry"]["row"].get("training_steps")), None)
+    if reference is None:
+        return 1.0, None  # this invocation trains the first row: this machine sets the pace
+    row = plans[reference]["entry"]["row"]
+    wanted = row["training_steps"] / (60 * row["training_minutes"])
+    machine = machine_description()
+    cached = read_json(cfg.runs / PACE, "pace record") if (cfg.runs / PACE).exists() else {}
+    if {k: cached.get(k) for k in ("model", "reference_steps_per_s", "machine")} == {
+            "model": reference, "reference_steps_per_s": round(wanted, 4), "machine": machine}:
+        # measured before for this runs folder: a resumed run keeps the budget it started with
+        here, measured = cached["steps_per_s"], cached["measured"]
+    else:
+        print(f"timing {cfg.pace_seconds:g} s of {reference}'s training to compare this machine's pace with its row's")
+        here, measured = round(measure_pace(cfg, reference, plans[reference]), 4), time.strftime("%Y-%m-%d")
+    ratio = here / wanted
+    record = {"model": reference, "reference_steps_per_s": round(wanted, 4), "reference_machine": row.get("machine", ""),
+              "reference_finished": row.get("finished", ""), "steps_per_s": here, "ratio": round(ratio, 4),
+              "machine": machine, "measured": measured}
+    write_json(cfg.runs / PACE, record)  # kept, so that a rerun with --pace scale does not time it again
+    if abs(ratio - 1) <= cfg.pace_tolerance:
+        return 1.0, record | {"minutes_scale": 1.0}
+    require(cfg.pace == "scale",
+            f"this machine trains {reference} at {here:.2f} steps/s, {ratio:.2f}x the {wanted:.2f} of its finished row "
+            f"({row.get('machine', '?')}, {row.get('finished', '?')}), outside --pace-tolerance {cfg.pace_tolerance:g}: "
+            f"a {cfg.minutes:g}-minute budget here would not match the suite's rows; pass --pace scale to train "
+            f"{', '.join(to_train)} for {cfg.minutes / ratio:.3g} minutes each here (the same compute), or --pace off "
+            f"to train {cfg.minutes:g} minutes anyway")
+    factor = 1 / ratio
+    return factor, record | {"minutes_scale": round(factor, 4)}
 
 
 def suite(cfg: SuiteConfig) -> dict:
@@ -157,11 +234,16 @@ def suite(cfg: SuiteConfig) -> dict:
         plans[cfg.proposals]["needs_checkpoint"] = True
 
     autoencoder = None
+    scale, pace = pace_scale(cfg, plans)
+
+    def at_pace(minutes: float) -> float:  # a budget's compute, in this machine's minutes
+        return minutes if scale == 1 else round(minutes * scale, 3)
+
     if any(plans[n]["entry"] is None or plans[n]["needs_checkpoint"] for n in cfg.autoencoder_users):
         run = cfg.runs / "autoencoder"
-        check_budget(run, ae_minutes, ae_steps)
+        check_budget(run, at_pace(ae_minutes), ae_steps)
         # the settings the README's autoencoder runs use: a small net that likes a higher rate
-        autoencoder = train(TrainConfig(dataset=cfg.dataset, out=run, model="autoencoder", minutes=ae_minutes,
+        autoencoder = train(TrainConfig(dataset=cfg.dataset, out=run, model="autoencoder", minutes=at_pace(ae_minutes),
                                         steps=ae_steps, threads=cfg.threads, seed=cfg.seed, sampling=cfg.sampling,
                                         lr=1e-3, warmup_steps=100))
     rows = []
@@ -175,8 +257,9 @@ def suite(cfg: SuiteConfig) -> dict:
                 continue
         overrides = plan["overrides"] + ([f"autoencoder={autoencoder}"] if name in cfg.autoencoder_users else [])
         run = cfg.runs / name
-        check_budget(run, plan["minutes"], plan["steps"])
-        checkpoint = train(TrainConfig(dataset=plan["dataset"], out=run, model=name, minutes=plan["minutes"],
+        minutes = at_pace(plan["minutes"])
+        check_budget(run, minutes, plan["steps"])
+        checkpoint = train(TrainConfig(dataset=plan["dataset"], out=run, model=name, minutes=minutes,
                                        steps=plan["steps"], threads=cfg.threads, seed=cfg.seed, sampling=cfg.sampling,
                                        model_overrides=tuple(overrides)))
         if plan["entry"] is not None:
@@ -190,6 +273,8 @@ def suite(cfg: SuiteConfig) -> dict:
                # where the model trained: a wall-clock budget buys a different number of steps on another CPU
                "machine": result["protocol"].get("training_machine") or machine_description(),
                "finished": time.strftime("%Y-%m-%d")}
+        if pace:  # trained beside rows from another machine: how its pace compared, and the minutes it took here
+            row |= {"pace": pace, "wall_minutes": round(minutes, 2)}
         write_json(cfg.out / name / ENTRY, {"schema": "wam.suite-entry/1", "terms": plan["terms"], "row": row})
         rows.append(row)
     # `wam probe --out <out>/<model>/probe` results join the report's property table
