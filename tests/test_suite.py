@@ -104,47 +104,54 @@ def test_suite_keeps_the_pace_of_rows_trained_on_another_machine(tiny_dataset, t
     import wam.runner.suite as suite_module
     from wam.runner.suite import ENTRY, PACE, SuiteConfig, suite
 
-    cfg = dict(dataset=tiny_dataset, models="flow-policy", minutes=0.01, episodes=1, tasks="reach-v3", workers=1,
-               videos=0, max_steps=8, action_steps=4, runs=tmp_path / "runs", out=tmp_path / "out")
-    timed = []
+    cfg = dict(dataset=tiny_dataset, models="flow-policy,encoder-only", minutes=0.01, episodes=1, tasks="reach-v3",
+               workers=1, videos=0, max_steps=8, action_steps=4, runs=tmp_path / "runs", out=tmp_path / "out")
+    runs, out, timed = tmp_path / "runs", tmp_path / "out", []
 
     def measure(cfg, name, plan):
         timed.append(name)
         return pace[0]
 
     monkeypatch.setattr(suite_module, "measure_pace", measure)
-    # the first row is trained here: nothing to keep pace with, nothing timed
-    (reference,) = suite(SuiteConfig(**cfg))["models"]
-    assert timed == [] and "pace" not in reference and not (tmp_path / "runs" / PACE).exists()
+    # the first rows train here: this machine sets the pace, nothing is timed, and the runs folder
+    # remembers it, so a resume after the baseline finished does not time the baseline against itself
+    reference, first = suite(SuiteConfig(**cfg))["models"]
+    assert timed == [] and "pace" not in first and json.loads((runs / PACE).read_text())["model"] is None
+    (out / "encoder-only" / ENTRY).unlink()
+    assert suite(SuiteConfig(**cfg))["models"][0] == reference and timed == []
     wanted = reference["training_steps"] / (60 * 0.01)
-    two = {**cfg, "models": "flow-policy,encoder-only"}
-    # the next model, on a machine at half the pace: refused before anything trains, with the way out
+    # another machine (no runs folder) at half the pace: refused before anything trains, with the way on
+    shutil.rmtree(runs)
+    shutil.rmtree(out / "encoder-only")
     pace = [wanted / 2]
-    with pytest.raises(WamError, match=r"trains flow-policy at .* 0\.50x .* --pace scale to train encoder-only for 0.02 minutes"):
-        suite(SuiteConfig(**two))
-    assert timed == ["flow-policy"] and not (tmp_path / "runs" / "encoder-only").exists()
-    # scaled: the same compute, twice the minutes here; the measurement is reused, and so is the
-    # row on a rerun, since its terms keep the nominal budget
-    rows = suite(SuiteConfig(**two, pace="scale"))["models"]
+    with pytest.raises(WamError, match=r"trains flow-policy at .* 0\.50x .* --pace scale to train encoder-only with a budget of 0\.02 minutes"):
+        suite(SuiteConfig(**cfg))
+    assert timed == ["flow-policy"] and not (runs / "encoder-only").exists()
+    # scaled: the same compute, twice the minutes here, from the kept measurement; the entry's terms
+    # keep the nominal budget, so the row matches the others
+    rows = suite(SuiteConfig(**cfg, pace="scale"))["models"]
     assert timed == ["flow-policy"]
-    saved = json.loads((tmp_path / "runs" / "encoder-only" / "model" / "config.json").read_text())
-    assert saved["train"]["train_config"]["minutes"] == pytest.approx(0.02)
-    entry = json.loads((tmp_path / "out" / "encoder-only" / ENTRY).read_text())
+    saved = json.loads((runs / "encoder-only" / "model" / "config.json").read_text())
+    assert saved["train"]["train_config"]["minutes"] == 0.02
+    entry = json.loads((out / "encoder-only" / ENTRY).read_text())
     assert entry["terms"]["minutes"] == 0.01 and entry["row"]["training_minutes"] == 0.01
     assert entry["row"]["wall_minutes"] == 0.02 and entry["row"]["pace"]["ratio"] == 0.5
-    assert entry["row"]["pace"]["minutes_scale"] == 2.0 and rows[1] == entry["row"]
-    assert suite(SuiteConfig(**two))["models"] == rows  # finished: no pace to keep, nothing timed
-    assert timed == ["flow-policy"]
+    assert entry["row"]["pace"]["minutes_scale"] == pytest.approx(2.0, abs=1e-3) and rows[1] == entry["row"]
+    # killed before its entry was written: the rerun keeps the budget its run started with
+    (out / "encoder-only" / ENTRY).unlink()
+    assert suite(SuiteConfig(**cfg, pace="scale"))["models"] == rows and timed == ["flow-policy"]
+    assert suite(SuiteConfig(**cfg))["models"] == rows  # finished: no pace to keep, nothing timed
+    assert timed == ["flow-policy"] and json.loads((out / "suite.json").read_text())["pace"] is None
     # within the tolerance the nominal budget stands; --pace off never times anything
-    shutil.rmtree(tmp_path / "out" / "encoder-only")
-    shutil.rmtree(tmp_path / "runs")
+    for gone in (runs, out / "encoder-only"):
+        shutil.rmtree(gone)
     pace = [wanted * 1.1]
-    rows = suite(SuiteConfig(**two))["models"]
-    assert rows[1]["pace"]["minutes_scale"] == 1.0 and rows[1]["wall_minutes"] == 0.01 and timed == ["flow-policy"] * 2
-    shutil.rmtree(tmp_path / "out" / "encoder-only")
-    shutil.rmtree(tmp_path / "runs")
+    rows = suite(SuiteConfig(**cfg))["models"]
+    assert rows[1]["pace"]["minutes_scale"] == 1.0 and rows[1]["wall_minutes"] == 0.01 and len(timed) == 2
+    for gone in (runs, out / "encoder-only"):
+        shutil.rmtree(gone)
     pace = [wanted / 2]
-    rows = suite(SuiteConfig(**two, pace="off"))["models"]
+    rows = suite(SuiteConfig(**cfg, pace="off"))["models"]
     assert "pace" not in rows[1] and len(timed) == 2
     with pytest.raises(WamError, match="unknown --pace 'fast': choose one of check, scale, off"):
-        SuiteConfig(**two, pace="fast")
+        SuiteConfig(**cfg, pace="fast")

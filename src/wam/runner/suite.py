@@ -167,46 +167,54 @@ def measure_pace(cfg: SuiteConfig, name: str, plan: dict) -> float:
     return info["steps"] / info["train_seconds"]
 
 
+def row_pace(row: dict) -> float:
+    """Steps per second of training of a finished row, rounded as pace records keep it."""
+    return round(row["training_steps"] / (60 * row["training_minutes"]), 4)
+
+
 def pace_scale(cfg: SuiteConfig, plans: dict) -> tuple[float, dict | None]:
     """(factor, record): the factor every minute budget trained in this invocation is multiplied by,
-    and what was measured (None when nothing was). Only a minutes budget depends on the machine, and
-    only rows that trained elsewhere set a pace to keep: the first finished row of a model that trains
-    on its own (no autoencoder), with its steps over its minutes."""
+    and the pace measurement it rests on (None when there is no pace to keep).
+
+    Only a minutes-only budget depends on the machine. The pace to keep is that of the first finished
+    row of a model that trains on its own (no autoencoder) and was not itself scaled to another's
+    pace. Whatever is decided for a runs folder is kept in <runs>/pace.json, including "no row to
+    keep pace with: this machine sets it", so a resumed run trains to the budget it started with."""
     from wam.utils import machine_description
 
     to_train = [n for n, p in plans.items() if p["entry"] is None or p["needs_checkpoint"]]
-    if cfg.pace == "off" or cfg.minutes == 0 or not to_train:
+    if cfg.pace == "off" or cfg.minutes == 0 or cfg.steps > 0 or not to_train:
         return 1.0, None
-    reference = next((n for n in cfg.model_list if plans[n]["entry"] and n not in cfg.autoencoder_users
-                      and plans[n]["entry"]["row"].get("training_steps")), None)
-    if reference is None:
-        return 1.0, None  # this invocation trains the first row: this machine sets the pace
-    row = plans[reference]["entry"]["row"]
-    wanted = row["training_steps"] / (60 * row["training_minutes"])
     machine = machine_description()
-    cached = read_json(cfg.runs / PACE, "pace record") if (cfg.runs / PACE).exists() else {}
-    if {k: cached.get(k) for k in ("model", "reference_steps_per_s", "machine")} == {
-            "model": reference, "reference_steps_per_s": round(wanted, 4), "machine": machine}:
-        # measured before for this runs folder: a resumed run keeps the budget it started with
-        here, measured = cached["steps_per_s"], cached["measured"]
-    else:
-        print(f"timing {cfg.pace_seconds:g} s of {reference}'s training to compare this machine's pace with its row's")
-        here, measured = round(measure_pace(cfg, reference, plans[reference]), 4), time.strftime("%Y-%m-%d")
-    ratio = here / wanted
-    record = {"model": reference, "reference_steps_per_s": round(wanted, 4), "reference_machine": row.get("machine", ""),
-              "reference_finished": row.get("finished", ""), "steps_per_s": here, "ratio": round(ratio, 4),
-              "machine": machine, "measured": measured}
-    write_json(cfg.runs / PACE, record)  # kept, so that a rerun with --pace scale does not time it again
+    record = read_json(cfg.runs / PACE, "pace record") if (cfg.runs / PACE).exists() else None
+    kept = record is not None and record.get("machine") == machine and (
+        record["model"] is None
+        or (plans.get(record["model"], {}).get("entry") is not None
+            and row_pace(plans[record["model"]]["entry"]["row"]) == record["reference_steps_per_s"]))
+    if not kept:
+        reference = next((n for n in cfg.model_list if plans[n]["entry"] and n not in cfg.autoencoder_users
+                          and plans[n]["entry"]["row"].get("training_steps") and "pace" not in plans[n]["entry"]["row"]), None)
+        record = {"model": reference, "machine": machine, "measured": time.strftime("%Y-%m-%d")}
+        if reference is not None:
+            row = plans[reference]["entry"]["row"]
+            print(f"timing {cfg.pace_seconds:g} s of {reference}'s training to compare this machine's pace with its row's")
+            here = round(measure_pace(cfg, reference, plans[reference]), 4)
+            record |= {"reference_steps_per_s": row_pace(row), "reference_machine": row.get("machine", ""),
+                       "reference_finished": row.get("finished", ""), "steps_per_s": here,
+                       "ratio": round(here / row_pace(row), 4)}
+        write_json(cfg.runs / PACE, record)  # kept even when refused: a rerun with --pace scale reuses it
+    if record["model"] is None:
+        return 1.0, None  # the first rows train here: this machine sets the pace
+    ratio = record["steps_per_s"] / record["reference_steps_per_s"]
     if abs(ratio - 1) <= cfg.pace_tolerance:
         return 1.0, record | {"minutes_scale": 1.0}
     require(cfg.pace == "scale",
-            f"this machine trains {reference} at {here:.2f} steps/s, {ratio:.2f}x the {wanted:.2f} of its finished row "
-            f"({row.get('machine', '?')}, {row.get('finished', '?')}), outside --pace-tolerance {cfg.pace_tolerance:g}: "
-            f"a {cfg.minutes:g}-minute budget here would not match the suite's rows; pass --pace scale to train "
-            f"{', '.join(to_train)} for {cfg.minutes / ratio:.3g} minutes each here (the same compute), or --pace off "
-            f"to train {cfg.minutes:g} minutes anyway")
-    factor = 1 / ratio
-    return factor, record | {"minutes_scale": round(factor, 4)}
+            f"this machine trains {record['model']} at {record['steps_per_s']:.2f} steps/s, {ratio:.2f}x the "
+            f"{record['reference_steps_per_s']:.2f} of its finished row ({record['reference_machine'] or '?'}, "
+            f"{record['reference_finished'] or '?'}), outside --pace-tolerance {cfg.pace_tolerance:g}: a {cfg.minutes:g}-minute "
+            f"budget here would not match the suite's rows; pass --pace scale to train {', '.join(to_train)} with a budget "
+            f"of {cfg.minutes / ratio:.3g} minutes here (the same compute), or --pace off to train {cfg.minutes:g} minutes anyway")
+    return 1 / ratio, record | {"minutes_scale": round(1 / ratio, 4)}
 
 
 def suite(cfg: SuiteConfig) -> dict:
@@ -274,7 +282,7 @@ def suite(cfg: SuiteConfig) -> dict:
                "machine": result["protocol"].get("training_machine") or machine_description(),
                "finished": time.strftime("%Y-%m-%d")}
         if pace:  # trained beside rows from another machine: how its pace compared, and the minutes it took here
-            row |= {"pace": pace, "wall_minutes": round(minutes, 2)}
+            row |= {"pace": pace, "wall_minutes": minutes}
         write_json(cfg.out / name / ENTRY, {"schema": "wam.suite-entry/1", "terms": plan["terms"], "row": row})
         rows.append(row)
     # `wam probe --out <out>/<model>/probe` results join the report's property table
@@ -292,6 +300,7 @@ def suite(cfg: SuiteConfig) -> dict:
                    "autoencoder_steps": ae_steps if cfg.autoencoder_users else None,
                    "autoencoder_users": sorted(cfg.autoencoder_users)},
         "proposals": cfg.proposals,
+        "pace": pace,  # set when this invocation trained beside rows from elsewhere
         "machine": machine_description(),
         "machines": sorted({r.get("machine", "") for r in rows}),
         "command": command_line("wam suite", cfg),
