@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job end to end on small defaults (~16 minutes on 2 CPU cores once set up):
+# The main job end to end on small defaults (16 to 24 minutes on 2 CPU cores once set up, by the machine):
 # collect a small MT10 dataset; train the flow-matching policy baseline and, at the same 5-minute
 # budget, a joint-diffusion WAM (1 minute for its autoencoder substrate + 4 for the WAM); evaluate
 # both closed-loop on the same held-out initial conditions; write one HTML report with both side

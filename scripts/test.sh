@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the default test suite (about 12 minutes on 2 CPU cores).
+# Set up (if needed) and run the default test suite (7 to 16 minutes on 2 CPU cores, by the machine).
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m slow` for the long checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
