@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from wam.errors import WamError, require
+
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     """Wilson score 95% interval for a binomial proportion (well-behaved at 0% and 100%)."""
@@ -81,12 +83,10 @@ def paired_comparison(reference: list[dict], other: list[dict]) -> dict:
     p = P(Binomial(wins + losses, 1/2) is at least as far from its mean as observed). Pairing
     removes the variance shared by the two models (an initial condition both solve, or both
     fail), so it can find a difference that two overlapping Wilson intervals hide."""
-    from wam.errors import WamError
 
     def by_key(episodes: list[dict], which: str) -> dict:
         keyed = {(e["task"], e["seed"]): bool(e["success"]) for e in episodes}
-        if len(keyed) != len(episodes):
-            raise WamError(f"the {which} evaluation repeats a (task, seed) pair: it cannot be paired")
+        require(len(keyed) == len(episodes), f"the {which} evaluation repeats a (task, seed) pair: it cannot be paired")
         return keyed
 
     ref, oth = by_key(reference, "reference"), by_key(other, "compared")

@@ -22,7 +22,7 @@ Pace: a wall-clock budget buys as many steps as the CPU allows, and machines len
 have differed by 2× (docs/design.md, "The suite's pace check"). Before training a model next to rows
 that trained elsewhere, the suite times a short run of the first finished row's model here and
 compares its steps per second with that row's. Outside `--pace-tolerance` it stops (`--pace check`),
-or scales every minute budget it trains by the ratio so each model gets the same compute
+or scales every minute budget it trains by the inverse of the ratio so each model gets the same compute
 (`--pace scale`; the terms, and so the matching, stay at the nominal minutes); `--pace off` skips it.
 """
 
