@@ -188,6 +188,46 @@ def test_report_pairs_every_result_with_the_policy_episode_by_episode(tmp_path):
         build_report(ReportConfig(results=[tmp_path / "wam-a", tmp_path / "policy"], out=tmp_path / "r3", reference="nope"))
 
 
+def test_report_marks_latency_from_another_machine_and_counts_a_scaled_budget_at_its_pace(tmp_path):
+    from wam.report.html import ReportConfig, build_report, load_result, training_core_minutes
+
+    def write(name: str, machine: str, minutes: float, pace: dict | None = None):
+        result = {
+            "model": name, "anatomy": {"kind": "policy", "coupling": "none"},
+            "protocol": {"env": "metaworld-v3", "tasks": ["reach-v3"], "episodes_per_task": 2, "seed_split": "heldout", "seeds": [1, 2],
+                         "camera": "corner2", "resolution": 64, "max_steps": 500, "shift": "none", "machine": machine,
+                         "training_seconds": minutes * 60, "training_threads": 2},
+            "per_task": {"reach-v3": {"success": 0.5, "n": 2, "ci95": [0.1, 0.9]}},
+            "mean_success": 0.5, "pooled_ci95": [0.1, 0.9], "latency_ms": {"p50": 1.0, "p95": 2.0}, "params": 10,
+        }
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "eval.json").write_text(json.dumps(result))
+        if pace is not None:
+            (tmp_path / name / "suite-entry.json").write_text(json.dumps({"schema": "wam.suite-entry/1", "terms": {}, "row": {"pace": pace}}))
+
+    write("here", "fast cpu", 60)
+    write("there", "slow cpu", 120, {"model": "here", "ratio": 0.5, "minutes_scale": 2.0, "steps_per_s": 2.0,
+                                     "reference_steps_per_s": 4.0, "reference_machine": "fast cpu"})
+    write("near", "", 60, {"model": "here", "ratio": 0.9, "minutes_scale": 1.0})  # within the tolerance: not scaled
+    assert training_core_minutes(load_result(tmp_path / "here")) == 120
+    assert training_core_minutes(load_result(tmp_path / "there")) == 120  # 120 min x 2 threads at half the pace
+    assert training_core_minutes(load_result(tmp_path / "near")) == 120
+    page = build_report(ReportConfig(results=[tmp_path / "here", tmp_path / "there", tmp_path / "near"], out=tmp_path / "r")).read_text()
+    assert "1.0 / 2.0 †" in page and page.count("†") == 3  # the slow row's latency cell, the note, the plot's caption
+    assert "† evaluated on slow cpu (there), not on the first result&#x27;s machine (fast cpu); no machine recorded for near" in page
+    assert "120 min at 0.50× pace (≈ 60 at the reference pace)" in page and "scaled its budget by 2" in page
+    assert "0.90×" not in page  # a row trained at the nominal budget is not presented as scaled
+    table = (tmp_path / "r" / "results.md").read_text()
+    assert "| 1.0 / 2.0 † |" in table and "| 1.0 / 2.0 |" in table and "there trained on a machine at 0.50×" in table
+    assert "† evaluated on slow cpu (there), not on the first result's machine (fast cpu)" in table
+    # the same machine everywhere and no scaled budget: no marks
+    page = build_report(ReportConfig(results=[tmp_path / "here", tmp_path / "near"], out=tmp_path / "r2")).read_text()
+    assert "†" not in page and "reference pace" not in page
+    (tmp_path / "there" / "suite-entry.json").write_text(json.dumps({"row": {"pace": {"model": "here", "ratio": 0.5}}}))
+    with pytest.raises(WamError, match="suite-entry.json is corrupt: its row's pace needs a positive 'ratio' and 'minutes_scale'"):
+        build_report(ReportConfig(results=[tmp_path / "here", tmp_path / "there"], out=tmp_path / "r3"))
+
+
 # -- failure tags ------------------------------------------------------------------------------------
 def _state(hand, obj, goal=(0.0, 0.9, 0.1)) -> np.ndarray:
     s = np.zeros(39)

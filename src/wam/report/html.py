@@ -58,7 +58,68 @@ def load_result(path: Path) -> dict:
     if missing:
         raise WamError(f"{path} is corrupt: no per-task result for {missing}")
     result["_path"] = path
+    # `wam suite --pace scale` writes suite-entry.json beside a row it trained with a budget scaled to
+    # another machine's pace: its wall-clock minutes are then not the compute they look like. A row
+    # whose machine was within the tolerance keeps the nominal budget (minutes_scale 1) and is left as is.
+    entry = path.parent / "suite-entry.json"
+    if entry.exists():
+        pace = (read_json(entry, "suite entry").get("row") or {}).get("pace")
+        if pace:
+            require(isinstance(pace, dict) and all(isinstance(pace.get(k), (int, float)) and pace[k] > 0
+                                                   for k in ("ratio", "minutes_scale")),
+                    f"{entry} is corrupt: its row's pace needs a positive 'ratio' and 'minutes_scale'")
+            if pace["minutes_scale"] != 1:
+                result["training_pace"] = pace
     return result
+
+
+def _evaluated_elsewhere(results: list[dict]) -> str | None:
+    """Mark the results evaluated on another machine than the first result that names one (the
+    protocol card shows the first result's): latency is a property of the CPU as much as of the
+    model. Returns that machine."""
+    first = next((r["protocol"]["machine"] for r in results if r["protocol"].get("machine")), None)
+    for r in results:
+        machine = r["protocol"].get("machine")
+        r["elsewhere"] = bool(first and machine and machine != first)
+    return first
+
+
+def _latency_cell(r: dict) -> str:
+    return f"{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}{' †' if r.get('elsewhere') else ''}"
+
+
+def _training_time(r: dict) -> str:
+    """Wall-clock training minutes; for a row whose budget the suite scaled to another machine's pace,
+    also its minutes at the pace of the rows it was matched to (the compute it was given)."""
+    seconds = r["protocol"].get("training_seconds")
+    if not seconds:
+        return "–"
+    minutes, pace = seconds / 60, r.get("training_pace")
+    if not pace:
+        return f"{minutes:.0f} min"
+    return f"{minutes:.0f} min at {pace['ratio']:.2f}× pace (≈ {minutes / pace['minutes_scale']:.0f} at the reference pace)"
+
+
+def _footnotes(results: list[dict]) -> list[str]:
+    notes = []
+    elsewhere = [r for r in results if r.get("elsewhere")]
+    if elsewhere:
+        first = next(r["protocol"]["machine"] for r in results if r["protocol"].get("machine"))
+        unknown = [_name(r) for r in results if not r["protocol"].get("machine")]
+        notes.append(
+            "† evaluated on " + "; ".join(sorted({f"{r['protocol']['machine']} ({_name(r)})" for r in elsewhere}))
+            + f", not on the first result's machine ({first})"
+            + (f"; no machine recorded for {', '.join(unknown)}" if unknown else "")
+            + ": compare latency only between results from one machine (the machine string includes the kernel release)")
+    for r in results:
+        if r.get("training_pace"):
+            p = r["training_pace"]
+            notes.append(
+                f"{_name(r)} trained on a machine at {p['ratio']:.2f}× the training speed of "
+                f"{p.get('model', 'the reference row')} on {p.get('reference_machine') or 'its machine'} "
+                f"({p.get('steps_per_s', '?')} against {p.get('reference_steps_per_s', '?')} steps/s), so `wam suite` "
+                f"scaled its budget by {p['minutes_scale']:g} to the same compute; its training compute is counted at the reference pace")
+    return notes
 
 
 def check_comparable(results: list[dict]) -> None:
@@ -202,7 +263,8 @@ def training_core_minutes(r: dict) -> float | None:
     p = r["protocol"]
     if not p.get("training_seconds") or not p.get("training_threads") or str(p.get("training_device", "cpu")).startswith("cuda"):
         return None
-    return p["training_seconds"] / 60 * p["training_threads"] * (p.get("training_processes") or 1)
+    scale = (r.get("training_pace") or {}).get("minutes_scale", 1.0)  # in the reference machine's core-minutes
+    return p["training_seconds"] / 60 * p["training_threads"] * (p.get("training_processes") or 1) / scale
 
 
 def label_efficiency_section(summaries: list[dict], out: Path) -> str:
@@ -325,6 +387,7 @@ def build_report(cfg: ReportConfig) -> Path:
     require(len(cfg.results) > 0, "give at least one eval result")
     results = [load_result(p) for p in cfg.results]
     check_comparable(results)
+    _evaluated_elsewhere(results)
     for i, r in enumerate(results):
         r["label"] = _label(r)
         r["slot"] = f"{i:02d}-{r['model']}"
@@ -356,7 +419,8 @@ def build_report(cfg: ReportConfig) -> Path:
             for k in ("model", "anatomy", "mean_success", "pooled_ci95", "latency_ms", "params", "per_task", "prediction_error")
             if k in r
         }
-        | {"model_options": r["protocol"].get("model_options") or {}}
+        | {"model_options": r["protocol"].get("model_options") or {}, "machine": r["protocol"].get("machine")}
+        | ({"training_pace": r["training_pace"]} if r.get("training_pace") else {})
         | ({"paired_against": {"reference": _name(reference), **comparison[id(r)]}} if id(r) in comparison else {})
         for r in results
     ]
@@ -380,9 +444,10 @@ def markdown_tables(results: list[dict], paired: list[tuple[dict, dict | None]] 
         lines.append(
             f"| {_name(r)} | {r['anatomy'].get('kind', '')} · {r['anatomy'].get('coupling', '')} | "
             f"**{_pct(r['mean_success'])}** | {_pct(lo)} – {_pct(hi)} | "
-            f"{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f} | {_params(r)} | "
-            f"{(p.get('training_seconds') or 0) / 60:.0f} min | {p.get('training_samples_seen') or '–'} |"
+            f"{_latency_cell(r)} | {_params(r)} | {_training_time(r)} | {p.get('training_samples_seen') or '–'} |"
         )
+    for note in _footnotes(results):
+        lines += ["", f"{note}."]
     tasks = results[0]["protocol"]["tasks"]
     lines += ["", "| task | " + " | ".join(_name(r) for r in ranked) + " |", "|---|" + "---|" * len(ranked)]
     for t in tasks:
@@ -471,12 +536,11 @@ def render(title: str, results: list[dict], extra: str = "") -> str:
     for r in ranked:
         rp = r["protocol"]
         lo, hi = r["pooled_ci95"]
-        hours = (rp.get("training_seconds") or 0) / 60
         rows.append(
             f"<tr><td>{e(_name(r))}</td><td>{e(r['anatomy'].get('kind', ''))} · {e(r['anatomy'].get('coupling', ''))}</td>"
             f"<td><b>{_pct(r['mean_success'])}</b></td><td>{_pct(lo)} – {_pct(hi)}</td>"
-            f"<td>{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p95']:.1f}</td><td>{_gflops(r)}</td><td>{_params(r)}</td>"
-            f"<td>{hours:.0f} min</td><td>{rp.get('training_samples_seen') or '–'}</td><td>{rp.get('labelled_episodes') or '–'}</td>"
+            f"<td>{_latency_cell(r)}</td><td>{_gflops(r)}</td><td>{_params(r)}</td>"
+            f"<td>{e(_training_time(r))}</td><td>{rp.get('training_samples_seen') or '–'}</td><td>{rp.get('labelled_episodes') or '–'}</td>"
             f"<td>{rp.get('chunk_length')} / {rp.get('executed_steps')}</td></tr>"
         )
     task_head = "".join(f"<th>{e(t.removesuffix('-v3'))}</th>" for t in p["tasks"])
@@ -531,6 +595,10 @@ def render(title: str, results: list[dict], extra: str = "") -> str:
         "machine": p.get("machine"),
         "versions": ", ".join(f"{k} {v}" for k, v in (p.get("versions") or {}).items()),
     }
+    budget_notes = (" On the latency plot † marks a result evaluated on another machine (the note under the leaderboard)."
+                    if any(r.get("elsewhere") for r in results) else "")
+    budget_notes += (" A row whose budget `wam suite` scaled to another machine's pace is placed at its compute at the reference pace."
+                     if any(r.get("training_pace") for r in results) else "")
     card_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in card.items())
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
@@ -545,10 +613,11 @@ th{{background:#f4f4f4}} small{{color:#666}} figure{{display:inline-block;margin
 <h2>Leaderboard</h2>
 <table><tr><th>model</th><th>kind · coupling</th><th>mean success</th><th>95% CI (pooled)</th><th>latency p50 / p95 (ms per call)</th><th>GFLOP per call · worker peak RSS</th><th>params</th><th>training time</th><th>samples seen</th><th>labelled episodes</th><th>chunk / executed</th></tr>
 {''.join(rows)}</table>
+{''.join(f"<p><small>{e(n)}.</small></p>" for n in _footnotes(results))}
 <h2>Per task</h2><table><tr><th>model</th>{task_head}</tr>{''.join(task_rows)}</table>
 <img src="per_task_success.png" alt="success per task">
 <h2>Accuracy at budget</h2>
-<p>Each point is one result with its Wilson 95% interval (latency: p50 with a whisker to p95). On the training-compute and label plots the dotted line joins the results that no other beats at equal or lower cost; results that do not record a cost are left off that plot.</p>
+<p>Each point is one result with its Wilson 95% interval (latency: p50 with a whisker to p95). On the training-compute and label plots the dotted line joins the results that no other beats at equal or lower cost; results that do not record a cost are left off that plot.{budget_notes}</p>
 <img src="success_vs_latency.png" alt="success vs latency"> <img src="success_vs_training.png" alt="success vs training compute">
 <img src="success_vs_labels.png" alt="success vs labelled episodes">
 {fidelity}

@@ -48,7 +48,9 @@ def success_vs_latency(results: list[dict], path: Path) -> Path:
         p50, p95 = r["latency_ms"]["p50"], r["latency_ms"]["p95"]
         s = 100 * r["mean_success"]
         lo, hi = (100 * v for v in r["pooled_ci95"])
-        ax.errorbar([p50], [s], yerr=[[s - lo], [hi - s]], xerr=[[0], [p95 - p50]], fmt="o", capsize=3, label=r["label"])
+        # † : evaluated on another machine than the first result (the report's leaderboard names both)
+        label = r["label"] + (" †" if r.get("elsewhere") else "")
+        ax.errorbar([p50], [s], yerr=[[s - lo], [hi - s]], xerr=[[0], [p95 - p50]], fmt="o", capsize=3, label=label)
     ax.set_xlabel("latency per model call, ms (p50 → p95)")
     ax.set_ylabel("mean success (%)")
     ax.set_ylim(0, 105)
