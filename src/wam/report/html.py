@@ -73,15 +73,18 @@ def load_result(path: Path) -> dict:
     return result
 
 
-def _evaluated_elsewhere(results: list[dict]) -> str | None:
-    """Mark the results evaluated on another machine than the first result that names one (the
-    protocol card shows the first result's): latency is a property of the CPU as much as of the
-    model. Returns that machine."""
-    first = next((r["protocol"]["machine"] for r in results if r["protocol"].get("machine")), None)
+def _first_machine(results: list[dict]) -> str | None:
+    """The machine of the first result that names one (the protocol card shows the first result's)."""
+    return next((r["protocol"]["machine"] for r in results if r["protocol"].get("machine")), None)
+
+
+def _evaluated_elsewhere(results: list[dict]) -> None:
+    """Mark the results evaluated on another machine than `_first_machine`: latency is a property
+    of the CPU as much as of the model."""
+    first = _first_machine(results)
     for r in results:
         machine = r["protocol"].get("machine")
         r["elsewhere"] = bool(first and machine and machine != first)
-    return first
 
 
 def _latency_cell(r: dict) -> str:
@@ -104,7 +107,7 @@ def _footnotes(results: list[dict]) -> list[str]:
     notes = []
     elsewhere = [r for r in results if r.get("elsewhere")]
     if elsewhere:
-        first = next(r["protocol"]["machine"] for r in results if r["protocol"].get("machine"))
+        first = _first_machine(results)
         unknown = [_name(r) for r in results if not r["protocol"].get("machine")]
         notes.append(
             "† evaluated on " + "; ".join(sorted({f"{r['protocol']['machine']} ({_name(r)})" for r in elsewhere}))
