@@ -155,3 +155,25 @@ def test_suite_keeps_the_pace_of_rows_trained_on_another_machine(tiny_dataset, t
     assert "pace" not in rows[1] and len(timed) == 2
     with pytest.raises(WamError, match="unknown --pace 'fast': choose one of check, scale, off"):
         SuiteConfig(**cfg, pace="fast")
+
+
+def test_a_hand_edited_pace_record_is_refused_in_one_line(tmp_path):
+    """A kept pace.json decides the budget of every later row, so a damaged one is named, never half-used."""
+    from wam.runner.suite import read_pace_record
+
+    path = tmp_path / "pace.json"
+    good = {"model": "flow-policy", "machine": "m", "steps_per_s": 2.9, "reference_steps_per_s": 5.7, "ratio": 0.51}
+    path.write_text(json.dumps(good))
+    assert read_pace_record(path) == good
+    path.write_text(json.dumps({"model": None, "machine": "m"}))  # "this machine sets the pace" needs no speeds
+    assert read_pace_record(path)["model"] is None
+    for damaged, problem in [({k: v for k, v in good.items() if k != "model"}, "needs the keys 'model' and 'machine'"),
+                             ([good], "needs the keys"),
+                             (good | {"steps_per_s": 0}, "'steps_per_s' must be a positive number"),
+                             (good | {"reference_steps_per_s": "5.7"}, "'reference_steps_per_s' must be a positive")]:
+        path.write_text(json.dumps(damaged))
+        with pytest.raises(WamError, match=f"pace record .*pace.json is corrupt \\(.*{problem}.*delete it"):
+            read_pace_record(path)
+    path.write_text('{"model": "flow-')
+    with pytest.raises(WamError, match="pace record is corrupt"):
+        read_pace_record(path)

@@ -172,6 +172,22 @@ def row_pace(row: dict) -> float:
     return round(row["training_steps"] / (60 * row["training_minutes"]), 4)
 
 
+def read_pace_record(path: Path) -> dict:
+    """A kept pace.json, checked: a hand-edited or truncated record is refused in one line, naming what is
+    wrong, instead of failing later on a missing key or dividing by zero."""
+    record = read_json(path, "pace record")
+    problem = None
+    if not isinstance(record, dict) or "model" not in record or "machine" not in record:
+        problem = "it needs the keys 'model' and 'machine'"
+    elif record["model"] is not None:
+        bad = [k for k in ("steps_per_s", "reference_steps_per_s")
+               if not isinstance(record.get(k), (int, float)) or isinstance(record.get(k), bool) or not record[k] > 0]
+        if bad:
+            problem = f"{' and '.join(repr(k) for k in bad)} must be a positive number"
+    require(problem is None, f"pace record {path} is corrupt ({problem}); delete it and this machine's pace is timed again")
+    return record
+
+
 def pace_scale(cfg: SuiteConfig, plans: dict) -> tuple[float, dict | None]:
     """(factor, record): the factor every minute budget trained in this invocation is multiplied by,
     and the pace measurement it rests on (None when there is no pace to keep).
@@ -186,7 +202,7 @@ def pace_scale(cfg: SuiteConfig, plans: dict) -> tuple[float, dict | None]:
     if cfg.pace == "off" or cfg.minutes == 0 or cfg.steps > 0 or not to_train:
         return 1.0, None
     machine = machine_description()
-    record = read_json(cfg.runs / PACE, "pace record") if (cfg.runs / PACE).exists() else None
+    record = read_pace_record(cfg.runs / PACE) if (cfg.runs / PACE).exists() else None
     kept = record is not None and record.get("machine") == machine and (
         record["model"] is None
         or (plans.get(record["model"], {}).get("entry") is not None
