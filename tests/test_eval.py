@@ -220,6 +220,10 @@ def test_report_marks_latency_from_another_machine_and_counts_a_scaled_budget_at
     table = (tmp_path / "r" / "results.md").read_text()
     assert "| 1.0 / 2.0 † |" in table and "| 1.0 / 2.0 |" in table and "there trained on a machine at 0.50×" in table
     assert "† evaluated on slow cpu (there), not on the first result's machine (fast cpu)" in table
+    # two rows from one other machine share one mention of it
+    write("also-there", "slow cpu", 60)
+    table = build_report(ReportConfig(results=[tmp_path / n for n in ("here", "there", "also-there")], out=tmp_path / "r4"))
+    assert "† evaluated on slow cpu (there, also-there), not on the first result&#x27;s machine" in table.read_text()
     # the same machine everywhere and no scaled budget: no marks
     page = build_report(ReportConfig(results=[tmp_path / "here", tmp_path / "near"], out=tmp_path / "r2")).read_text()
     assert "†" not in page and "reference pace" not in page

@@ -110,7 +110,8 @@ def _footnotes(results: list[dict]) -> list[str]:
         first = _first_machine(results)
         unknown = [_name(r) for r in results if not r["protocol"].get("machine")]
         notes.append(
-            "† evaluated on " + "; ".join(sorted({f"{r['protocol']['machine']} ({_name(r)})" for r in elsewhere}))
+            "† evaluated on " + "; ".join(f"{machine} ({', '.join(_name(r) for r in elsewhere if r['protocol']['machine'] == machine)})"
+                                          for machine in sorted({r['protocol']['machine'] for r in elsewhere}))
             + f", not on the first result's machine ({first})"
             + (f"; no machine recorded for {', '.join(unknown)}" if unknown else "")
             + ": compare latency only between results from one machine (the machine string includes the kernel release)")
